@@ -1,0 +1,59 @@
+"""Usage history: one SyncEvent per successful propagation, and an hourly rollup of
+them per mapping that the Metrics charts read instead of scanning the events."""
+
+from django.db import models
+from django.utils import timezone
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", "Created"  # the counterpart artifact was created
+    UPDATED = "updated", "Updated"  # changes were carried over to an existing counterpart
+
+
+class SyncEvent(models.Model):
+    Kind = EventKind
+
+    occurred_at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=10, choices=EventKind.choices)
+    mapping = models.ForeignKey("synchronizations.Mapping", on_delete=models.CASCADE, related_name="+")
+    sync = models.ForeignKey(
+        "synchronizations.Synchronization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [
+            # Rollup rebuild and raw checks: WHERE occurred_at >= ? AND occurred_at < ?.
+            models.Index(fields=["occurred_at"], name="event_time"),
+            # Per-mapping history: WHERE mapping_id = ? AND occurred_at >= ?.
+            models.Index(fields=["mapping", "occurred_at"], name="event_mapping_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.kind} ({self.mapping_id})"
+
+
+class HourlyRollup(models.Model):
+    """Counts of SyncEvents per mapping in the hour starting at ``hour`` (UTC)."""
+
+    hour = models.DateTimeField()
+    mapping = models.ForeignKey("synchronizations.Mapping", on_delete=models.CASCADE, related_name="+")
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # One row per (hour, mapping); its index also serves the Metrics charts:
+            # WHERE hour >= ? AND hour < ? [AND mapping_id = ?].
+            models.UniqueConstraint(fields=["hour", "mapping"], name="rollup_hour_mapping"),
+        ]
+        indexes = [
+            # Metrics filtered by mapping: WHERE mapping_id = ? AND hour >= ? AND hour < ?.
+            models.Index(fields=["mapping", "hour"], name="rollup_mapping_hour"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} mapping {self.mapping_id}: {self.created}+{self.updated}"
+
+    @property
+    def total(self) -> int:
+        return self.created + self.updated

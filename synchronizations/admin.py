@@ -1,0 +1,82 @@
+from django.contrib import admin
+from django.utils.text import Truncator
+
+from synchronizations.models import LogEntry, Mapping, Operation, Repository, Synchronization
+from syncweb.admin import URL_FIELD_OVERRIDES, HistoryAdmin
+
+
+class SecretInput(admin.widgets.AdminTextInputWidget):
+    """Shows that a secret is set without ever sending it to the browser."""
+
+    input_type = "password"
+
+    def format_value(self, value):
+        return None
+
+
+@admin.register(Repository)
+class RepositoryAdmin(admin.ModelAdmin):
+    formfield_overrides = URL_FIELD_OVERRIDES
+    list_display = ["name", "kind", "base_url", "enabled"]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["name", "base_url"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.base_fields["secret"].widget = SecretInput()
+        form.base_fields["secret"].required = False
+        return form
+
+    def save_model(self, request, obj, form, change):
+        # An empty secret field means "keep the current secret".
+        if change and not form.cleaned_data.get("secret"):
+            obj.secret = Repository.objects.only("secret").get(pk=obj.pk).secret
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Mapping)
+class MappingAdmin(admin.ModelAdmin):
+    list_display = ["name", "left", "left_scope", "right", "right_scope", "enabled", "last_detection_at"]
+    list_filter = ["enabled", "conflict_policy"]
+    list_select_related = ["left", "right"]
+    search_fields = ["name", "left_scope", "right_scope"]
+    readonly_fields = ["left_cursor", "right_cursor", "last_detection_at", "last_detection_error"]
+
+
+@admin.register(Synchronization)
+class SynchronizationAdmin(admin.ModelAdmin):
+    formfield_overrides = URL_FIELD_OVERRIDES
+    list_display = ["id", "status", "mapping", "left_key", "right_key", "title", "last_processed_at", "short_error"]
+    list_filter = ["status", "mapping", "ignore_changes"]
+    list_select_related = ["mapping"]
+    search_fields = ["title", "left_key", "right_key", "error_message"]
+    date_hierarchy = "last_processed_at"
+    readonly_fields = ["created_at", "updated_at", "left_fingerprint", "right_fingerprint"]
+    raw_id_fields = ["mapping"]
+
+    @admin.display(description="error message")
+    def short_error(self, obj: Synchronization) -> str:
+        return Truncator(obj.error_message).chars(80)
+
+
+@admin.register(LogEntry)
+class LogEntryAdmin(HistoryAdmin):
+    list_display = ["timestamp", "level", "short_message", "actor", "sync_id", "mapping", "operation_id"]
+    list_filter = ["level", "mapping"]
+    list_select_related = ["mapping"]
+    search_fields = ["message", "actor"]
+    date_hierarchy = "timestamp"
+    raw_id_fields = ["sync", "operation"]
+
+    @admin.display(description="message")
+    def short_message(self, obj: LogEntry) -> str:
+        return Truncator(obj.message).chars(100)
+
+
+@admin.register(Operation)
+class OperationAdmin(HistoryAdmin):
+    list_display = ["id", "action", "source", "requested_by", "requested_at", "state", "total", "done", "failed"]
+    list_filter = ["action", "state", "source"]
+    list_select_related = ["requested_by"]
+    search_fields = ["requested_by__username"]
+    date_hierarchy = "requested_at"

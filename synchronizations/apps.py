@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SynchronizationsConfig(AppConfig):
+    name = "synchronizations"
+    verbose_name = "Synchronizations"

@@ -1,0 +1,212 @@
+"""The domain: repositories, the mappings between them, the synchronizations (pairs
+of linked artifacts) they produce, their log, and the operator actions on them."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Repository(models.Model):
+    """A connection to one issue tracker."""
+
+    class Kind(models.TextChoices):
+        SANDBOX = "sandbox", "Sandbox (built in)"
+        ROUNDUP = "roundup", "Roundup"
+        GITHUB = "github", "GitHub"
+        JIRA = "jira", "Jira"
+        GITLAB = "gitlab", "GitLab"
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SANDBOX)
+    base_url = models.URLField(blank=True, help_text="Web address of the tracker; artifact links start here.")
+    username = models.CharField(max_length=200, blank=True)
+    secret = models.CharField(
+        max_length=500, blank=True, help_text="Password or API token used by the connector (never shown in pages)."
+    )
+    settings = models.JSONField(default=dict, blank=True, help_text="Connector-specific options.")
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "repositories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Mapping(models.Model):
+    """What is kept in sync between a scope of one repository and a scope of another."""
+
+    class ConflictPolicy(models.TextChoices):
+        NEWEST = "newest", "Most recent change wins"
+        LEFT = "left", "Left side wins"
+        RIGHT = "right", "Right side wins"
+
+    name = models.CharField(max_length=100, unique=True)
+    left = models.ForeignKey(Repository, on_delete=models.PROTECT, related_name="+")
+    left_scope = models.CharField(max_length=200, blank=True, help_text="Project or query on the left side.")
+    right = models.ForeignKey(Repository, on_delete=models.PROTECT, related_name="+")
+    right_scope = models.CharField(max_length=200, blank=True, help_text="Project or query on the right side.")
+    field_map = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Rules: [{left, right, direction: both|left_to_right|right_to_left, values: {..}, default}].",
+    )
+    conflict_policy = models.CharField(max_length=10, choices=ConflictPolicy.choices, default=ConflictPolicy.NEWEST)
+    enabled = models.BooleanField(default=True)
+    detection_interval = models.PositiveIntegerField(default=60, help_text="Seconds between change detections.")
+    left_cursor = models.CharField(max_length=200, blank=True, help_text="Change-detection position on the left.")
+    right_cursor = models.CharField(max_length=200, blank=True, help_text="Change-detection position on the right.")
+    last_detection_at = models.DateTimeField(null=True, blank=True)
+    last_detection_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SyncStatus(models.TextChoices):
+    OK = "ok", "OK"
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    ERROR = "error", "Error"
+    IGNORED = "ignored", "Ignored"
+
+
+class Synchronization(models.Model):
+    """One pair of linked artifacts and the state of keeping them in sync."""
+
+    Status = SyncStatus
+
+    mapping = models.ForeignKey(Mapping, on_delete=models.PROTECT, related_name="synchronizations")
+    left_key = models.CharField(max_length=100, blank=True)
+    left_url = models.URLField(max_length=500, blank=True)
+    right_key = models.CharField(max_length=100, blank=True, help_text="Empty until the counterpart is created.")
+    right_url = models.URLField(max_length=500, blank=True)
+    title = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=12, choices=SyncStatus.choices, default=SyncStatus.PENDING)
+    last_processed_at = models.DateTimeField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    error_detail = models.TextField(blank=True, help_text="Traceback or response body of the last error.")
+    error_at = models.DateTimeField(null=True, blank=True)
+    retry_count = models.PositiveIntegerField(default=0)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    ignore_changes = models.BooleanField(default=False)
+    # What was last written or read on each side, to tell real changes from our own
+    # writes coming back (no ping-pong).
+    left_fingerprint = models.CharField(max_length=64, blank=True)
+    right_fingerprint = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        permissions = [("run_sync_actions", "Can retry syncs and clear their errors")]
+        constraints = [
+            # An artifact is linked once per mapping; a side stays empty until created.
+            models.UniqueConstraint(
+                fields=["mapping", "left_key"], condition=~Q(left_key=""), name="sync_unique_left_key"
+            ),
+            models.UniqueConstraint(
+                fields=["mapping", "right_key"], condition=~Q(right_key=""), name="sync_unique_right_key"
+            ),
+        ]
+        indexes = [
+            # Syncs tab: WHERE status = ? ORDER BY last_processed_at DESC (and the status counts).
+            models.Index(fields=["status", "-last_processed_at"], name="sync_status_processed"),
+            # Syncs tab with a mapping filter, per-mapping counts: WHERE mapping_id = ? AND status = ?.
+            models.Index(fields=["mapping", "status"], name="sync_mapping_status"),
+            # Dashboard: errors in the last 24 h, latest errors: WHERE error_at >= ? ORDER BY error_at DESC.
+            models.Index(fields=["-error_at"], name="sync_error_at"),
+            # Engine: pending syncs whose retry time has come: WHERE status = 'pending' AND next_retry_at <= now.
+            models.Index(fields=["status", "next_retry_at"], name="sync_status_next_retry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.left_key or '?'} ↔ {self.right_key or '?'}"
+
+
+class LogEntry(models.Model):
+    """One line of history. Append-only: nothing edits or deletes it from the UI."""
+
+    class Level(models.TextChoices):
+        DEBUG = "debug", "Debug"
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        ERROR = "error", "Error"
+
+    timestamp = models.DateTimeField(default=timezone.now)
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
+    message = models.TextField()
+    detail = models.TextField(blank=True, help_text="Stack trace, response body or other long detail.")
+    actor = models.CharField(
+        max_length=150, blank=True, help_text="Who caused this: a username, or empty for the engine."
+    )
+    sync = models.ForeignKey(
+        Synchronization, null=True, blank=True, on_delete=models.SET_NULL, related_name="log_entries"
+    )
+    mapping = models.ForeignKey(Mapping, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    operation = models.ForeignKey(
+        "Operation", null=True, blank=True, on_delete=models.SET_NULL, related_name="log_entries"
+    )
+
+    class Meta:
+        verbose_name_plural = "log entries"
+        indexes = [
+            # Sync detail: WHERE sync_id = ? ORDER BY timestamp DESC.
+            models.Index(fields=["sync", "-timestamp"], name="log_sync_time"),
+            # Logs tab: ORDER BY timestamp DESC, with a time range.
+            models.Index(fields=["-timestamp"], name="log_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.timestamp:%Y-%m-%d %H:%M:%S} {self.level}: {self.message[:80]}"
+
+
+class Operation(models.Model):
+    """One operator action over a set of syncs: the audit trail and the job record."""
+
+    class Action(models.TextChoices):
+        RETRY = "retry", "Retry"
+        CLEAR = "clear", "Clear Errors"
+        CLEAR_IGNORE = "clear_ignore", "Clear Errors and Ignore Changes"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        FAILED = "failed", "Failed"
+
+    class Source(models.TextChoices):
+        WEB = "web", "Web UI"
+        ADMIN = "admin", "Django admin"
+        COMMAND = "command", "Management command"
+
+    action = models.CharField(max_length=20, choices=Action.choices)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEB)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    # The set acted on: either explicit ids, or a filter bounded by the highest sync
+    # id at submit time (so syncs created afterwards are never swept in).
+    sync_ids = models.JSONField(null=True, blank=True)
+    filter_params = models.JSONField(null=True, blank=True)
+    max_sync_id = models.BigIntegerField(null=True, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    error = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # Dashboard: latest operations, ORDER BY requested_at DESC.
+            models.Index(fields=["-requested_at"], name="operation_requested"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} #{self.pk} ({self.get_state_display()})"

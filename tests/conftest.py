@@ -1,0 +1,153 @@
+"""Shared fixtures: users in each role, a real Redis server, a real Celery worker, a browser."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from accounts.roles import assign_role
+from synchronizations.management.commands.run_redis import redis_server_binary
+from syncweb.celery import app as celery_app
+from syncweb.workers import alive_workers, redis_client
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery staple"
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
+    """Polls ``predicate`` until it returns something truthy, or fails naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture
+def make_user(db):
+    def make(role: str | None, username: str | None = None, password: str = PASSWORD):
+        user = get_user_model().objects.create_user(username or role or "outsider", password=password)
+        if role:
+            assign_role(user, role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def viewer(make_user):
+    return make_user("viewer")
+
+
+@pytest.fixture
+def operator(make_user):
+    return make_user("operator")
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user("admin")
+
+
+@pytest.fixture
+def outsider(make_user):
+    """Signed in, but given no role."""
+    return make_user(None, "outsider")
+
+
+@pytest.fixture
+def client_as(client):
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+# --- Real Redis and a real Celery worker -------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A Redis server of the tests' own, on the port REDIS_URL names in test settings."""
+    port = settings.TEST_REDIS_PORT
+    workdir = tempfile.mkdtemp(prefix="syncweb-redis-")
+    process = subprocess.Popen(
+        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir, "--save", ""],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+
+    def answers():
+        try:
+            return redis_client(timeout=0.2).ping()
+        except Exception:
+            return False
+
+    wait_for(answers, 10, f"redis-server on port {port}")
+    redis_client().flushall()
+    yield settings.REDIS_URL
+    process.terminate()
+    process.wait(10)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _database_url() -> str:
+    """The test database, as a URL a separate process can open."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def celery_worker(redis_server, transactional_db, tmp_path):
+    """A real `celery worker` process on the test Redis and the test database; the
+    test process sends real messages (Celery is not eager while this runs)."""
+    hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        "DJANGO_SETTINGS_MODULE": "syncweb.settings",
+        "REDIS_URL": redis_server,
+        "DATABASE_URL": _database_url(),
+        "SYNCWEB_VAR_DIR": str(tmp_path),
+        "SECRET_KEY": settings.SECRET_KEY,
+    }
+    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "syncweb", "worker", "--concurrency=1", "--without-mingle",
+         "--without-gossip", "--loglevel=INFO", f"--hostname={hostname}"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    celery_app.conf.task_always_eager = False
+    try:
+        wait_for(lambda: hostname in alive_workers(redis_client()), 60, f"worker {hostname} to send a heartbeat")
+        yield hostname
+    finally:
+        celery_app.conf.task_always_eager = True
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        if process.returncode not in (0, -signal.SIGTERM):
+            print((tmp_path / "worker.log").read_text())
+
+
+from tests.browser import browser, page  # noqa: E402, F401  (fixtures)

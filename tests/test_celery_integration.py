@@ -1,0 +1,60 @@
+"""A real Redis, a real `celery worker` process, and the real database between them."""
+
+import uuid
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+
+from synchronizations.models import LogEntry
+from synchronizations.tasks import probe, probe_answer
+from syncweb.celery import app as celery_app
+from syncweb.workers import redis_client
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_task_runs_through_redis_and_a_worker_process(celery_worker):
+    token = uuid.uuid4().hex
+    probe.delay(token)
+    answer = wait_for(lambda: probe_answer(token), 30, "the worker to record the probe")
+    assert answer.message == f"Worker probe {token} answered by {celery_worker}"
+
+
+def test_a_task_queued_inside_a_transaction_is_sent_only_after_commit(redis_server, transactional_db):
+    client = redis_client()
+    client.delete("celery")
+    celery_app.conf.task_always_eager = False
+    try:
+        with transaction.atomic():
+            probe.delay_on_commit(uuid.uuid4().hex)
+            assert client.llen("celery") == 0, "sent before the transaction committed"
+        assert client.llen("celery") == 1
+    finally:
+        celery_app.conf.task_always_eager = True
+        client.delete("celery")
+
+
+def test_running_the_probe_twice_records_it_once(celery_worker):
+    token = uuid.uuid4().hex
+    probe.delay(token)
+    wait_for(lambda: probe_answer(token), 30, "the first probe")
+    probe.delay(token)
+    probe.delay(str(uuid.uuid4()))  # a later job, to know the duplicate has been handled
+    wait_for(lambda: LogEntry.objects.filter(message__startswith="Worker probe ").count() == 2, 30, "both jobs")
+    assert LogEntry.objects.filter(message__startswith=f"Worker probe {token} ").count() == 1
+
+
+def test_probe_worker_command_reports_the_answering_worker(celery_worker, capsys):
+    call_command("probe_worker", "--timeout", "30")
+    assert f"answered by {celery_worker}" in capsys.readouterr().out
+
+
+def test_health_is_ok_with_database_redis_and_a_worker(celery_worker, client):
+    response = client.get("/sync/health/")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"]["ok"] and body["redis"]["ok"]
+    assert celery_worker in body["workers"]["alive"]

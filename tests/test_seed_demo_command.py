@@ -1,0 +1,73 @@
+import io
+from datetime import UTC, datetime
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Count, Q, Sum
+
+from metrics.models import HourlyRollup, SyncEvent
+from synchronizations import demo
+from synchronizations.models import LogEntry, Mapping, Repository, Synchronization, SyncStatus
+
+pytestmark = pytest.mark.django_db
+NOW = datetime(2026, 3, 29, 12, 30, tzinfo=UTC)  # a DST change day in Europe
+
+
+def counts():
+    return {
+        "repositories": Repository.objects.count(),
+        "mappings": Mapping.objects.count(),
+        "syncs": Synchronization.objects.count(),
+        "logs": LogEntry.objects.count(),
+        "events": SyncEvent.objects.count(),
+        "rollups": HourlyRollup.objects.count(),
+    }
+
+
+def test_loads_about_2000_syncs_in_every_status_with_history():
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "Loaded demo data: 4 repositories, 4 mappings, 2000 syncs" in out.getvalue()
+    statuses = dict(Synchronization.objects.values_list("status").annotate(n=Count("id")))
+    assert set(statuses) == set(SyncStatus.values)
+    assert all(n >= 10 for n in statuses.values())
+    errors = Synchronization.objects.filter(status=SyncStatus.ERROR)
+    assert not errors.filter(Q(error_message="") | Q(error_at=None)).exists()
+    assert not Synchronization.objects.filter(status=SyncStatus.OK, right_key="").exists()
+    assert LogEntry.objects.filter(sync__isnull=True).count() == 0
+    assert LogEntry.objects.count() >= 2 * 2000
+    assert SyncEvent.objects.filter(kind="created").exists() and SyncEvent.objects.filter(kind="updated").exists()
+
+
+def test_running_it_again_changes_nothing():
+    call_command("seed_demo", stdout=io.StringIO())
+    before = counts()
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "already loaded; nothing changed" in out.getvalue()
+    assert counts() == before
+
+
+def test_reset_with_the_same_seed_and_time_reproduces_the_same_data():
+    demo.seed(now=NOW)
+    before = counts()
+    first_titles = list(Synchronization.objects.order_by("left_key").values_list("left_key", "title", "status"))
+    demo.seed(now=NOW, reset=True)
+    assert counts() == before
+    assert list(Synchronization.objects.order_by("left_key").values_list("left_key", "title", "status")) == first_titles
+
+
+def test_events_span_90_days_and_the_rollup_matches_them():
+    demo.seed(now=NOW)
+    first = SyncEvent.objects.order_by("occurred_at").first().occurred_at
+    assert (NOW - first).days >= 85
+    kinds = dict(SyncEvent.objects.values_list("kind").annotate(n=Count("id")))
+    totals = HourlyRollup.objects.aggregate(created=Sum("created"), updated=Sum("updated"))
+    assert totals == {"created": kinds["created"], "updated": kinds["updated"]}
+
+
+def test_reset_keeps_data_that_is_not_the_demo():
+    demo.seed(now=NOW)
+    mine = Repository.objects.create(name="Production Jira")
+    demo.seed(now=NOW, reset=True)
+    assert Repository.objects.filter(pk=mine.pk).exists()
