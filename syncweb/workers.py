@@ -57,7 +57,10 @@ def _on_worker_ready(sender, **kwargs) -> None:
 
 @heartbeat_sent.connect
 def _on_heartbeat(sender, **kwargs) -> None:
-    record_heartbeat(sender.eventer.hostname)
+    # A beat lost while Redis is away is no error: the worker reconnects by itself,
+    # and it counts as not alive meanwhile, which is the truth.
+    with contextlib.suppress(redis.RedisError):
+        record_heartbeat(sender.eventer.hostname)
 
 
 @worker_shutdown.connect
