@@ -1,5 +1,7 @@
 """Celery tasks: thin wrappers that take ids (or tokens) and call plain code."""
 
+import time
+
 from celery import shared_task
 
 from synchronizations.models import LogEntry
@@ -8,9 +10,14 @@ PROBE_PREFIX = "Worker probe "
 
 
 @shared_task(bind=True)
-def probe(self, token: str) -> None:
+def probe(self, token: str, hold: float = 0.0) -> None:
     """A round trip through the broker, a worker and the database: records that a
-    worker answered probe ``token``. Running it twice records it once."""
+    worker answered probe ``token``. Running it twice records it once.
+
+    ``hold`` keeps the worker busy that many seconds first, to watch what happens to
+    a job whose worker dies or is stopped meanwhile."""
+    if hold:
+        time.sleep(min(hold, 60.0))
     if LogEntry.objects.filter(message__startswith=f"{PROBE_PREFIX}{token} ").exists():
         return
     LogEntry.objects.create(

@@ -1,12 +1,21 @@
 """Settings for the test suite: the production settings with fast password hashing,
-eager Celery (tests that need the real queue turn it off), a Redis on a port of its
-own that the tests start, and a file-based SQLite test database that a real worker
+eager Celery (tests that need the real queue turn it off), a Redis on a free port
+that the tests start, and a file-based SQLite test database that a real worker
 process can open too."""
 
 import os
+import socket
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-the-checks-0123456789")
-TEST_REDIS_PORT = int(os.environ.get("SYNCWEB_TEST_REDIS_PORT", "6391"))
+# A port of this run's own, so that two test runs on one machine never share a Redis.
+TEST_REDIS_PORT = int(os.environ.get("SYNCWEB_TEST_REDIS_PORT") or _free_port())
 os.environ["REDIS_URL"] = f"redis://127.0.0.1:{TEST_REDIS_PORT}/0"
 
 from syncweb.settings import *  # noqa: E402, F403

@@ -1,10 +1,14 @@
 """A real Redis, a real `celery worker` process, and the real database between them."""
 
+import os
+import signal
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.db import transaction
+from django.utils import timezone
 
 from synchronizations.models import LogEntry
 from synchronizations.tasks import probe, probe_answer
@@ -58,3 +62,22 @@ def test_health_is_ok_with_database_redis_and_a_worker(celery_worker, client):
     assert body["status"] == "ok"
     assert body["database"]["ok"] and body["redis"]["ok"]
     assert celery_worker in body["workers"]["alive"]
+
+
+def test_a_job_whose_worker_process_dies_is_delivered_again(celery_worker):
+    """acks_late + reject_on_worker_lost: the job is acknowledged only once it ran, so
+    killing the process that runs it puts it back on the queue for the next one."""
+    token = uuid.uuid4().hex
+    probe.delay(token, hold=3)
+
+    def running_pool_process():
+        active = celery_app.control.inspect(destination=[celery_worker], timeout=0.5).active() or {}
+        jobs = [job for job in active.get(celery_worker, []) if job["args"][0] == token]
+        return jobs[0]["worker_pid"] if jobs else None
+
+    pid = wait_for(running_pool_process, 30, "the probe to start running")
+    os.kill(pid, signal.SIGKILL)
+    killed_at = timezone.now()
+    answer = wait_for(lambda: probe_answer(token), 30, "the probe to run again in a new pool process")
+    # Recorded by a run that started after the kill, and held for its 3 s.
+    assert answer.timestamp >= killed_at + timedelta(seconds=2.9)
