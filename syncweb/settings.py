@@ -134,8 +134,10 @@ AXES_VERBOSE = False
 # --- Internationalisation -------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
-if TIME_ZONE not in zoneinfo.available_timezones():
-    raise ImproperlyConfigured(f"TIME_ZONE={TIME_ZONE!r} is not a known IANA time zone (e.g. Europe/Berlin).")
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(f"TIME_ZONE={TIME_ZONE!r} is not a known IANA time zone (e.g. Europe/Berlin).") from None
 USE_I18N = True
 USE_TZ = True
 

@@ -2,7 +2,7 @@ from django.contrib.auth.decorators import login_not_required, permission_requir
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from accounts.roles import VIEW_PERMISSION
 from syncweb.health import health
@@ -10,7 +10,7 @@ from syncweb.health import health
 
 @login_not_required
 @never_cache
-@require_GET
+@require_safe
 def health_check(request: HttpRequest) -> JsonResponse:
     """For load balancers and monitoring: 200 when the database, Redis and at least
     one worker are up, 503 otherwise; the body names the state of each."""
@@ -19,7 +19,7 @@ def health_check(request: HttpRequest) -> JsonResponse:
 
 
 @permission_required(VIEW_PERMISSION, raise_exception=True)
-@require_GET
+@require_safe
 def not_built(request: HttpRequest, section: str, issue: int) -> HttpResponse:
     """A header section whose page is not built yet says so plainly."""
     return render(request, "syncweb/not_built.html", {"section": section, "issue": issue})

@@ -79,3 +79,8 @@ def test_viewer_sees_no_admin_link_and_admin_does(client_as, viewer, admin_user,
 
 def test_roles_of_users(viewer, operator, admin_user, outsider):
     assert [role_of(u) for u in (viewer, operator, admin_user, outsider)] == ["viewer", "operator", "admin", None]
+
+
+@pytest.mark.parametrize("url", [*SECTIONS, "/sync/health/"])
+def test_pages_refuse_a_post(client_as, viewer, url):
+    assert client_as(viewer).post(url).status_code == 405
