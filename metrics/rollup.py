@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
-from django.db.models import Count, Q
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q
 from django.db.models.functions import TruncHour
 
 from metrics.models import EventKind, HourlyRollup, SyncEvent
@@ -38,3 +38,19 @@ def rebuild(start: datetime, end: datetime) -> int:
     ]
     HourlyRollup.objects.bulk_create(rollups, batch_size=2000)
     return len(rollups)
+
+
+def record(*, mapping_id: int, kind: str, sync_id: int | None, when: datetime) -> SyncEvent:
+    """One successful propagation: the event, and its count in the hourly rollup, in
+    the caller's transaction."""
+    event = SyncEvent.objects.create(occurred_at=when, kind=kind, mapping_id=mapping_id, sync_id=sync_id)
+    hour = floor_hour(when)
+    column = "created" if kind == EventKind.CREATED else "updated"
+    bump = {column: F(column) + 1}
+    if not HourlyRollup.objects.filter(hour=hour, mapping_id=mapping_id).update(**bump):
+        try:
+            with transaction.atomic():
+                HourlyRollup.objects.create(hour=hour, mapping_id=mapping_id, **{column: 1})
+        except IntegrityError:  # created by another worker meanwhile
+            HourlyRollup.objects.filter(hour=hour, mapping_id=mapping_id).update(**bump)
+    return event

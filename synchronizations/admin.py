@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.text import Truncator
 
-from synchronizations.models import LogEntry, Mapping, Operation, Repository, Synchronization
+from synchronizations.models import LogEntry, Mapping, Operation, Repository, SandboxArtifact, Synchronization
 from syncweb.admin import URL_FIELD_OVERRIDES, HistoryAdmin
 
 
@@ -41,6 +41,7 @@ class MappingAdmin(admin.ModelAdmin):
     list_select_related = ["left", "right"]
     search_fields = ["name", "left_scope", "right_scope"]
     readonly_fields = ["left_cursor", "right_cursor", "last_detection_at", "last_detection_error"]
+    # Mapping.clean() checks the field map; the form shows what is wrong with it.
 
 
 @admin.register(Synchronization)
@@ -51,7 +52,14 @@ class SynchronizationAdmin(admin.ModelAdmin):
     list_select_related = ["mapping"]
     search_fields = ["title", "left_key", "right_key", "error_message"]
     date_hierarchy = "last_processed_at"
-    readonly_fields = ["created_at", "updated_at", "left_fingerprint", "right_fingerprint"]
+    readonly_fields = [
+        "created_at",
+        "updated_at",
+        "left_fingerprint",
+        "right_fingerprint",
+        "claimed_by",
+        "processing_started_at",
+    ]
     raw_id_fields = ["mapping"]
 
     @admin.display(description="error message")
@@ -80,3 +88,19 @@ class OperationAdmin(HistoryAdmin):
     list_select_related = ["requested_by"]
     search_fields = ["requested_by__username"]
     date_hierarchy = "requested_at"
+
+
+@admin.register(SandboxArtifact)
+class SandboxArtifactAdmin(admin.ModelAdmin):
+    """The sandbox tracker's own UI: edit an artifact here and the engine picks the
+    change up (saving bumps its version)."""
+
+    list_display = ["key", "repository", "title", "version", "updated_at"]
+    list_filter = ["repository"]
+    list_select_related = ["repository"]
+    search_fields = ["key"]
+    readonly_fields = ["version", "updated_at"]
+
+    @admin.display(description="title")
+    def title(self, obj: SandboxArtifact) -> str:
+        return Truncator(obj.fields.get("title", "")).chars(80)

@@ -1,8 +1,11 @@
-"""Demo data: a few repositories and mappings, about 2,000 syncs in every status
-with their log entries, and 90 days of sync events with their hourly rollup.
+"""Demo data: four mappings, each between two sandbox repositories, about 2,000
+syncs in every status over real sandbox artifacts (so that Retry really processes
+them again), their log entries, and 90 days of sync events with their rollup.
 
-Generated from a seeded random source, relative to the time it runs, so every run
-with the same seed produces the same shape of data."""
+The value maps leave some values unmapped ("Blocker", "Blocked", …): syncs whose
+artifacts carry them are in error for that real reason, and stay so until the value
+map or the artifact is fixed. Generated from a seeded random source, relative to
+the time it runs."""
 
 import random
 from dataclasses import dataclass
@@ -14,66 +17,55 @@ from django.utils import timezone
 
 from metrics import rollup
 from metrics.models import EventKind, HourlyRollup, SyncEvent
-from synchronizations.models import LogEntry, Mapping, Repository, Synchronization, SyncStatus
+from synchronizations.connectors.sandbox import artifact_url
+from synchronizations.engine import fieldmap
+from synchronizations.engine.errors import PermanentError
+from synchronizations.engine.fieldmap import LEFT, RIGHT
+from synchronizations.models import LogEntry, Mapping, Repository, SandboxArtifact, Synchronization, SyncStatus
 
+# Jira-like on the left, QA-tracker-like on the right.
+LEFT_STATUSES = ["Open", "In Progress", "Done"]
+RIGHT_STATUSES = ["New", "Active", "Closed"]
+PRIORITIES = ["Highest", "High", "Medium", "Low"]
+SEVERITIES = ["Critical", "Major", "Minor", "Trivial"]
+UNMAPPED = {"priority": ["Blocker", "Needs triage"], "status": ["Blocked", "Won't fix"]}
 
-@dataclass(frozen=True)
-class Side:
-    repository: str
-    base_url: str
-    key_prefix: str  # "WEB-" or "#"
-    url_path: str  # appended to base_url, with {key} and {number}
+FIELD_MAP = [
+    {"left": "title", "right": "title", "direction": "both"},
+    {"left": "description", "right": "description", "direction": "both"},
+    {
+        "left": "status",
+        "right": "status",
+        "direction": "both",
+        "values": dict(zip(LEFT_STATUSES, RIGHT_STATUSES, strict=True)),
+    },
+    {
+        "left": "priority",
+        "right": "severity",
+        "direction": "left_to_right",
+        "values": dict(zip(PRIORITIES, SEVERITIES, strict=True)),
+    },
+    {"left": "assignee", "right": "assignee", "direction": "both"},
+]
+LEFT_SETTINGS = {"required": ["title"], "allowed": {"status": LEFT_STATUSES + UNMAPPED["status"]}}
+RIGHT_SETTINGS = {"required": ["title"], "allowed": {"status": RIGHT_STATUSES, "severity": SEVERITIES}}
 
 
 @dataclass(frozen=True)
 class DemoMapping:
     name: str
-    left: Side
-    left_scope: str
-    right: Side
-    right_scope: str
+    left: tuple[str, str]  # repository name, key prefix
+    right: tuple[str, str]
     share: float  # of all syncs
     enabled: bool = True
 
 
-JIRA = ("Acme Jira", "https://jira.acme.example")
-QA = ("QA Tracker", "https://qa.acme.example")
-GITHUB = ("GitHub acme/mobile-app", "https://github.acme.example/acme/mobile-app")
-SUPPORT = ("Support Desk", "https://support.acme.example")
-
 MAPPINGS = [
+    DemoMapping("Web defects ↔ QA tickets", ("Jira · Web shop", "WEB"), ("QA Tracker · Web shop", "DEF"), 0.45),
+    DemoMapping("Mobile bugs ↔ GitHub issues", ("Jira · Mobile", "MOB"), ("GitHub · acme/mobile-app", "GH"), 0.25),
+    DemoMapping("Support escalations ↔ Engineering", ("Support Desk", "CASE"), ("Jira · Engineering", "ENG"), 0.25),
     DemoMapping(
-        "Web defects ↔ QA tickets",
-        Side(*JIRA, "WEB-", "/browse/{key}"),
-        "project = WEB AND type = Bug",
-        Side(*QA, "DEF-", "/defects/{key}"),
-        "Web shop",
-        0.45,
-    ),
-    DemoMapping(
-        "Mobile bugs ↔ GitHub issues",
-        Side(*JIRA, "MOB-", "/browse/{key}"),
-        "project = MOB",
-        Side(*GITHUB, "#", "/issues/{number}"),
-        "label:bug",
-        0.25,
-    ),
-    DemoMapping(
-        "Support escalations ↔ Engineering",
-        Side(*SUPPORT, "CASE-", "/cases/{key}"),
-        "queue = Escalated",
-        Side(*JIRA, "ENG-", "/browse/{key}"),
-        "project = ENG",
-        0.25,
-    ),
-    DemoMapping(
-        "Roadmap epics ↔ QA plans (paused)",
-        Side(*JIRA, "RM-", "/browse/{key}"),
-        "project = RM AND type = Epic",
-        Side(*QA, "PLAN-", "/plans/{key}"),
-        "Test plans",
-        0.05,
-        enabled=False,
+        "Roadmap epics ↔ QA plans (paused)", ("Jira · Roadmap", "RM"), ("QA Tracker · Plans", "PLAN"), 0.05, False
     ),
 ]
 
@@ -84,7 +76,6 @@ STATUS_MIX = [
     (SyncStatus.ERROR, 0.10),
     (SyncStatus.IGNORED, 0.04),
 ]
-
 COMPONENTS = [
     "Checkout", "Login", "Search", "Reports", "Notifications", "Public API", "Billing",
     "Dashboard", "CSV export", "User settings", "Invoices", "Onboarding",
@@ -103,34 +94,7 @@ PROBLEMS = [
     "ignores the saved language preference",
     "rounds totals to the wrong cent",
 ]
-
-# (message template, permanent?) — {field}, {value}, {key}, {other}, {mapping}, {n}
-ERRORS = [
-    "Field 'Severity' value '{value}' has no mapping in '{mapping}'",
-    "Required field 'Component' is empty on {key}",
-    "HTTP 400 from {other}: field 'Found in version' must be one of 4.0, 4.1, 4.2",
-    "HTTP 401 from {other}: the API token has expired",
-    "HTTP 404 from {other}: {other_key} was deleted",
-    "Connection to {other} timed out after 30 s ({n} attempts)",
-    "HTTP 503 from {other}: service unavailable ({n} attempts)",
-    "Concurrent edit: {other_key} changed on {other} while it was being updated",
-]
-DEMO_FIELD_MAP = [
-    {"left": "title", "right": "title", "direction": "both"},
-    {
-        "left": "status",
-        "right": "status",
-        "direction": "both",
-        "values": {"Open": "New", "In Progress": "Active", "Done": "Closed"},
-    },
-    {
-        "left": "priority",
-        "right": "severity",
-        "direction": "left_to_right",
-        "values": {"Highest": "Critical", "High": "Major", "Medium": "Minor", "Low": "Trivial"},
-    },
-]
-UNMAPPED_VALUES = ["Blocker", "Showstopper", "Cosmetic", "Needs triage", "Won't fix"]
+PEOPLE = ["alice", "bob", "chen", "dana", "emeka", "farah", "gus", ""]
 
 
 def _weight(moment: datetime) -> float:
@@ -141,12 +105,28 @@ def _weight(moment: datetime) -> float:
     return weekday * hour
 
 
-def _busy_moment(rng: random.Random, start: datetime, end: datetime) -> datetime:
+def busy_moment(rng: random.Random, start: datetime, end: datetime) -> datetime:
     span = (end - start).total_seconds()
     while True:
         moment = start + timedelta(seconds=rng.random() * span)
         if rng.random() < _weight(moment):
             return moment
+
+
+def left_fields(rng: random.Random) -> dict:
+    return {
+        "title": f"{rng.choice(COMPONENTS)} {rng.choice(PROBLEMS)}",
+        "description": "Steps to reproduce are in the first comment.",
+        "status": rng.choice(LEFT_STATUSES),
+        "priority": rng.choice(PRIORITIES),
+        "assignee": rng.choice(PEOPLE),
+        "labels": rng.sample(["customer", "regression", "ui", "backend", "security"], 2),
+    }
+
+
+def counterpart_fields(mapping_name: str, fields: dict) -> dict:
+    """What the engine would write on the right for these left fields."""
+    return {"labels": [], **fieldmap.transform(FIELD_MAP, LEFT, fields, mapping_name)}
 
 
 class DemoBuilder:
@@ -156,126 +136,176 @@ class DemoBuilder:
         self.rng = random.Random(seed)
         self.now = now or timezone.now()
         self.start = self.now - timedelta(days=days)
-        self.numbers: dict[str, int] = {}
-
-    def _key(self, side: Side) -> tuple[str, str]:
-        number = self.numbers.get(side.key_prefix, self.rng.randint(120, 900)) + self.rng.randint(1, 3)
-        self.numbers[side.key_prefix] = number
-        key = f"{side.key_prefix}{number}"
-        return key, side.base_url + side.url_path.format(key=key, number=number)
 
     def build(self) -> dict[str, int]:
-        repositories = {}
+        syncs, artifacts, logs, events = [], [], [], []
         for demo in MAPPINGS:
-            for side in (demo.left, demo.right):
-                if side.repository not in repositories:
-                    repositories[side.repository], _ = Repository.objects.get_or_create(
-                        name=side.repository, defaults={"kind": Repository.Kind.SANDBOX, "base_url": side.base_url}
-                    )
-        syncs, logs, events = [], [], []
-        for demo in MAPPINGS:
-            mapping = Mapping.objects.create(
-                name=demo.name,
-                left=repositories[demo.left.repository],
-                left_scope=demo.left_scope,
-                right=repositories[demo.right.repository],
-                right_scope=demo.right_scope,
-                enabled=demo.enabled,
-                field_map=DEMO_FIELD_MAP,
-                last_detection_at=self.now - timedelta(seconds=self.rng.randint(5, 90)) if demo.enabled else None,
-            )
+            mapping = self._mapping(demo)
+            numbers = {LEFT: self.rng.randint(100, 900), RIGHT: self.rng.randint(100, 900)}
             for _ in range(round(self.count * demo.share)):
-                sync, sync_logs, sync_events = self._sync(demo, mapping)
-                syncs.append(sync)
-                logs.append(sync_logs)
-                events.append(sync_events)
+                made = self._sync(demo, mapping, numbers)
+                syncs.append(made[0])
+                artifacts.append(made[1])
+                logs.append(made[2])
+                events.append(made[3])
         with transaction.atomic():
+            SandboxArtifact.objects.bulk_create([a for pair in artifacts for a in pair if a], batch_size=1000)
+            for sync, pair in zip(syncs, artifacts, strict=True):
+                for side, artifact in zip((LEFT, RIGHT), pair, strict=True):
+                    if artifact is not None:
+                        setattr(sync, f"{side}_url", artifact_url(artifact.repository, artifact.pk))
             Synchronization.objects.bulk_create(syncs, batch_size=500)
-            all_logs, all_events = [], []
-            for sync, sync_logs, sync_events in zip(syncs, logs, events, strict=True):
-                for entry in sync_logs:
-                    entry.sync = sync
-                    all_logs.append(entry)
-                for event in sync_events:
-                    event.sync = sync
-                    all_events.append(event)
+            all_logs = [entry for sync, entries in zip(syncs, logs, strict=True) for entry in self._bind(sync, entries)]
+            all_events = [
+                event for sync, entries in zip(syncs, events, strict=True) for event in self._bind(sync, entries)
+            ]
             LogEntry.objects.bulk_create(all_logs, batch_size=1000)
             SyncEvent.objects.bulk_create(all_events, batch_size=1000)
             rollup_rows = rollup.rebuild(self.start - timedelta(days=1), self.now + timedelta(hours=1))
         return {
-            "repositories": len(repositories),
+            "repositories": 2 * len(MAPPINGS),
             "mappings": len(MAPPINGS),
             "syncs": len(syncs),
+            "sandbox artifacts": sum(1 for pair in artifacts for a in pair if a),
             "log entries": len(all_logs),
             "sync events": len(all_events),
             "rollup rows": rollup_rows,
         }
 
-    def _sync(self, demo: DemoMapping, mapping: Mapping):
+    @staticmethod
+    def _bind(sync, rows):
+        for row in rows:
+            row.sync = sync
+            yield row
+
+    def _mapping(self, demo: DemoMapping) -> Mapping:
+        (left_name, left_prefix), (right_name, right_prefix) = demo.left, demo.right
+        left, _ = Repository.objects.get_or_create(
+            name=left_name,
+            defaults={"kind": Repository.Kind.SANDBOX, "settings": {**LEFT_SETTINGS, "key_prefix": left_prefix}},
+        )
+        right, _ = Repository.objects.get_or_create(
+            name=right_name,
+            defaults={"kind": Repository.Kind.SANDBOX, "settings": {**RIGHT_SETTINGS, "key_prefix": right_prefix}},
+        )
+        # Detection starts from now: the generated history counts as already seen.
+        cursor = self.now.isoformat()
+        return Mapping.objects.create(
+            name=demo.name,
+            left=left,
+            left_scope=left_prefix,
+            right=right,
+            right_scope=right_prefix,
+            field_map=FIELD_MAP,
+            enabled=demo.enabled,
+            detection_interval=10,
+            left_cursor=cursor,
+            right_cursor=cursor,
+            last_detection_at=self.now if demo.enabled else None,
+        )
+
+    def _sync(self, demo: DemoMapping, mapping: Mapping, numbers: dict):
         rng = self.rng
         status = rng.choices([s for s, _ in STATUS_MIX], weights=[w for _, w in STATUS_MIX])[0]
-        created_at = _busy_moment(rng, self.start, self.now - timedelta(hours=1))
-        left_key, left_url = self._key(demo.left)
-        # A fresh pending sync has not created its counterpart yet.
-        counterpart = status != SyncStatus.PENDING or rng.random() < 0.5
-        right_key, right_url = self._key(demo.right) if counterpart else ("", "")
-        title = f"{rng.choice(COMPONENTS)} {rng.choice(PROBLEMS)}"
-        sync = Synchronization(
-            mapping=mapping, left_key=left_key, left_url=left_url, right_key=right_key, right_url=right_url,
-            title=title, status=status, created_at=created_at,
-        )  # fmt: skip
+        created_at = busy_moment(rng, self.start, self.now - timedelta(hours=1))
+        names = {side: fieldmap.relevant_fields(FIELD_MAP, side) for side in (LEFT, RIGHT)}
         logs: list[LogEntry] = []
         events: list[SyncEvent] = []
-        right_name, left_name = demo.right.repository, demo.left.repository
 
-        def log(moment, level, message, detail="", actor=""):
+        def log(moment, message, level=LogEntry.Level.INFO, detail="", actor=""):
             logs.append(
                 LogEntry(timestamp=moment, level=level, message=message, detail=detail, actor=actor, mapping=mapping)
             )
 
-        log(created_at, LogEntry.Level.INFO, f"Change detected on {left_key} in {left_name}: new artifact in scope")
+        def artifact(side, fields, moment):
+            numbers[side] += rng.randint(1, 3)
+            prefix = mapping.left_scope if side == LEFT else mapping.right_scope
+            repository = mapping.left if side == LEFT else mapping.right
+            return SandboxArtifact(
+                repository=repository, key=f"{prefix}-{numbers[side]}", fields=fields, version=1, updated_at=moment
+            )
+
+        fields = left_fields(rng)
+        left = artifact(LEFT, fields, created_at)
+        log(created_at, f"New artifact {left.key} in scope of '{mapping.name}': sync created.")
+        # A fresh pending sync has not created its counterpart yet.
+        right = None
         moment = created_at
-        if counterpart:
+        if status != SyncStatus.PENDING or rng.random() < 0.5:
             moment = created_at + timedelta(seconds=rng.randint(2, 90))
-            log(moment, LogEntry.Level.INFO, f"Created {right_key} in {right_name} from {left_key}")
+            right = artifact(RIGHT, counterpart_fields(mapping.name, fields), moment)
+            log(moment, f"Created {right.key} in '{mapping.right.name}' from {left.key} in '{mapping.left.name}'.")
             events.append(SyncEvent(occurred_at=moment, kind=EventKind.CREATED, mapping=mapping))
             for _ in range(rng.choices([0, 1, 2, 3, 5, 8], weights=[3, 4, 3, 2, 1, 1])[0]):
-                moment = _busy_moment(rng, moment, self.now)
-                fields = ", ".join(rng.sample(["status", "priority", "assignee", "description", "labels"], 2))
-                source, target = (left_key, right_key) if rng.random() < 0.6 else (right_key, left_key)
-                log(moment, LogEntry.Level.INFO, f"Updated {target} from {source}: {fields}")
+                moment = busy_moment(rng, moment, self.now - timedelta(minutes=5))
+                fields = {**fields, "status": rng.choice(LEFT_STATUSES), "assignee": rng.choice(PEOPLE)}
+                right.fields = {**right.fields, **counterpart_fields(mapping.name, fields)}
+                right.version += 1
+                left.version += 1
+                log(moment, f"Updated {right.key} in '{mapping.right.name}' from {left.key}: assignee, status.")
                 events.append(SyncEvent(occurred_at=moment, kind=EventKind.UPDATED, mapping=mapping))
-        sync.last_processed_at = moment if counterpart else None
+            left.updated_at = right.updated_at = moment
+        left.fields = fields
+
+        sync = Synchronization(
+            mapping=mapping,
+            left_key=left.key,
+            right_key=right.key if right else "",
+            title=fields["title"],
+            status=status,
+            created_at=created_at,
+            last_processed_at=moment if right else None,
+            left_fingerprint=fieldmap.fingerprint(left.fields, names[LEFT]) if right else "",
+            right_fingerprint=fieldmap.fingerprint(right.fields, names[RIGHT]) if right else "",
+        )
         if status in (SyncStatus.ERROR, SyncStatus.IGNORED):
-            error_at = _busy_moment(rng, moment, self.now) if moment < self.now else self.now
-            template = rng.choice(ERRORS)
-            message = template.format(
-                value=rng.choice(UNMAPPED_VALUES), mapping=mapping.name, key=left_key, other=right_name,
-                other_key=right_key or left_key, n=rng.randint(5, 6),
-            )  # fmt: skip
-            target = right_url or left_url
-            detail = (
-                f"Request: PUT {target}\nAttempt at: {error_at.isoformat(timespec='seconds')}\nResponse: {message}\n"
-            )
+            # The left artifact was then edited to a value the mapping cannot carry.
+            error_at = busy_moment(rng, moment, self.now - timedelta(minutes=1))
+            name = rng.choice(["priority", "status"])
+            left.fields = {**left.fields, name: rng.choice(UNMAPPED[name])}
+            left.version += 1
+            left.updated_at = error_at
+            error = self._error_for(mapping, left.fields)
+            log(error_at, f"Change detected on {left.key}.")
+            log(error_at, f"Processing failed: {error.message}", LogEntry.Level.ERROR, error.detail)
             sync.last_processed_at = error_at
-            log(error_at, LogEntry.Level.ERROR, f"Processing failed: {message}", detail)
             if status == SyncStatus.ERROR:
-                sync.error_message, sync.error_detail, sync.error_at = message, detail, error_at
-                sync.retry_count = rng.randint(0, 5)
+                sync.error_message, sync.error_detail, sync.error_at = error.message, error.detail, error_at
+                sync.attempts = 1
+                sync.retry_count = rng.choice([0, 0, 0, 1, 2])
             else:
                 sync.ignore_changes = True
-                cleared = error_at + timedelta(minutes=rng.randint(5, 600))
-                message = "Error cleared by admin; new changes are ignored"
-                log(min(cleared, self.now), LogEntry.Level.INFO, message, actor="admin")
+                cleared = min(error_at + timedelta(minutes=rng.randint(5, 600)), self.now)
+                log(cleared, "Error cleared by admin; new changes are ignored.", actor="admin")
         elif status == SyncStatus.PENDING:
-            log(self.now - timedelta(seconds=rng.randint(1, 120)), LogEntry.Level.INFO, "Queued for processing")
+            if right is not None:  # edited since it was last synced
+                left.fields = {**left.fields, "status": rng.choice([s for s in LEFT_STATUSES if s != fields["status"]])}
+                left.version += 1
+            sync.next_retry_at = self.now  # due: the engine picks it up on its next round
+            log(self.now - timedelta(seconds=rng.randint(1, 120)), "Change detected; queued for processing.")
         elif status == SyncStatus.PROCESSING:
-            log(self.now - timedelta(seconds=rng.randint(0, 5)), LogEntry.Level.INFO, "Processing started")
-        return sync, logs, events
+            # Claimed by a worker that is gone: the reaper puts it back after its timeout.
+            sync.claimed_by = "demo-worker-that-died"
+            sync.processing_started_at = self.now - timedelta(minutes=rng.randint(1, 4))
+            log(sync.processing_started_at, "Processing started.")
+        return sync, (left, right), logs, events
+
+    @staticmethod
+    def _error_for(mapping: Mapping, fields: dict) -> PermanentError:
+        """The error the engine itself raises for these fields."""
+        try:
+            fieldmap.transform(FIELD_MAP, LEFT, fields, mapping.name)
+        except PermanentError as exc:
+            return exc
+        raise AssertionError(f"expected {fields} to be unmappable")
 
 
 def demo_present() -> bool:
     return Mapping.objects.filter(name__in=[m.name for m in MAPPINGS]).exists()
+
+
+def demo_repository_names() -> set[str]:
+    return {name for m in MAPPINGS for name, _ in (m.left, m.right)}
 
 
 @transaction.atomic
@@ -283,14 +313,12 @@ def remove_demo() -> None:
     """Deletes the demo mappings and repositories and everything hanging off them."""
     mappings = Mapping.objects.filter(name__in=[m.name for m in MAPPINGS])
     syncs = Synchronization.objects.filter(mapping__in=mappings)
-    LogEntry.objects.filter(sync__in=syncs).delete()
-    LogEntry.objects.filter(mapping__in=mappings).delete()
+    LogEntry.objects.filter(Q(sync__in=syncs) | Q(mapping__in=mappings)).delete()
     SyncEvent.objects.filter(mapping__in=mappings).delete()
     HourlyRollup.objects.filter(mapping__in=mappings).delete()
     syncs.delete()
     mappings.delete()
-    names = {side.repository for m in MAPPINGS for side in (m.left, m.right)}
-    Repository.objects.filter(name__in=names).exclude(
+    Repository.objects.filter(name__in=demo_repository_names()).exclude(
         Q(pk__in=Mapping.objects.values("left_id")) | Q(pk__in=Mapping.objects.values("right_id"))
     ).delete()
 

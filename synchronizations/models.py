@@ -2,6 +2,7 @@
 of linked artifacts) they produce, their log, and the operator actions on them."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -60,12 +61,23 @@ class Mapping(models.Model):
     right_cursor = models.CharField(max_length=200, blank=True, help_text="Change-detection position on the right.")
     last_detection_at = models.DateTimeField(null=True, blank=True)
     last_detection_error = models.TextField(blank=True)
+    # Set while a change detection runs, so that two never run at once for a mapping.
+    detection_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from synchronizations.engine.fieldmap import field_map_problems
+
+        problems = field_map_problems(self.field_map)
+        if problems:
+            raise ValidationError({"field_map": problems})
+        if self.left_id and self.left_id == self.right_id and self.left_scope == self.right_scope:
+            raise ValidationError("A mapping cannot keep a scope in sync with itself: change a side or a scope.")
 
 
 class SyncStatus(models.TextChoices):
@@ -92,9 +104,19 @@ class Synchronization(models.Model):
     error_message = models.TextField(blank=True)
     error_detail = models.TextField(blank=True, help_text="Traceback or response body of the last error.")
     error_at = models.DateTimeField(null=True, blank=True)
-    retry_count = models.PositiveIntegerField(default=0)
-    next_retry_at = models.DateTimeField(null=True, blank=True)
+    retry_count = models.PositiveIntegerField(default=0, help_text="Retries so far, asked for or automatic.")
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Failed attempts since the last success or Retry; automatic retries stop at the limit."
+    )
+    next_retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a pending sync is due to be queued (again)."
+    )
     ignore_changes = models.BooleanField(default=False)
+    # The claim of the worker job processing it: its task id, and since when.
+    claimed_by = models.CharField(max_length=64, blank=True, editable=False)
+    processing_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A change arrived while it was being processed: process it once more afterwards.
+    recheck = models.BooleanField(default=False, editable=False)
     # What was last written or read on each side, to tell real changes from our own
     # writes coming back (no ping-pong).
     left_fingerprint = models.CharField(max_length=64, blank=True)
@@ -210,3 +232,31 @@ class Operation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} #{self.pk} ({self.get_state_display()})"
+
+
+class SandboxArtifact(models.Model):
+    """An artifact of a repository of kind "sandbox": a tracker kept in our own
+    database, for the demo and the tests, editable in the admin."""
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="sandbox_artifacts")
+    key = models.CharField(max_length=100)
+    fields = models.JSONField(default=dict, help_text="title, description, status, priority, assignee, labels, …")
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repository", "key"], name="sandbox_unique_key")]
+        indexes = [
+            # Change detection: WHERE repository_id = ? AND updated_at >= ? ORDER BY updated_at, id.
+            models.Index(fields=["repository", "updated_at", "id"], name="sandbox_changes"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+    def save(self, *args, **kwargs):
+        """An edit (in the admin, say) is a change: new version, new time."""
+        if self.pk is not None:
+            self.version += 1
+            self.updated_at = timezone.now()
+        super().save(*args, **kwargs)

@@ -1,12 +1,46 @@
-"""Celery tasks: thin wrappers that take ids (or tokens) and call plain code."""
+"""Celery tasks: thin wrappers that take ids and call the engine."""
 
 import time
 
 from celery import shared_task
 
+from synchronizations.engine import detect, process
 from synchronizations.models import LogEntry
 
 PROBE_PREFIX = "Worker probe "
+
+
+@shared_task(bind=True)
+def process_sync(self, sync_id: int) -> str:
+    """Processes one sync. The task id is the claim: the same message delivered
+    again after its worker died takes over its own claim."""
+    return process.process_sync(sync_id, token=self.request.id or f"direct-{sync_id}")
+
+
+@shared_task
+def detect_mapping(mapping_id: int) -> str:
+    return str(detect.detect_changes(mapping_id))
+
+
+@shared_task
+def dispatch_detection() -> int:
+    """Beat, every few seconds: queues change detection of the mappings that are due."""
+    due = detect.mappings_due()
+    for mapping_id in due:
+        detect_mapping.delay(mapping_id)
+    return len(due)
+
+
+@shared_task
+def dispatch_due_syncs() -> int:
+    """Beat, every few seconds: queues the pending syncs whose retry time has come."""
+    return process.queue_due()
+
+
+@shared_task
+def reap_stuck_syncs() -> int:
+    """Beat: puts back syncs whose worker died while processing them."""
+    return process.reap_stuck()
 
 
 @shared_task(bind=True)

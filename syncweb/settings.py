@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from syncweb.env import env_bool, env_int, env_list, env_str, env_url
+from syncweb.env import env_bool, env_float, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SYNCWEB_VAR_DIR", str(BASE_DIR / "var")))
@@ -169,7 +169,26 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBIL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict = {}
+# The engine's clock (Celery beat): every SYNCWEB_TICK seconds, queue change detection
+# of the mappings whose interval has passed and the pending syncs whose retry time
+# has come; now and then, put back the syncs whose worker died.
+SYNCWEB_TICK = env_float("SYNCWEB_TICK", 2.0, minimum=0.1)
+# A sync processing (or a detection running) longer than this is taken to have lost
+# its worker and is put back.
+SYNCWEB_PROCESSING_TIMEOUT = env_int("SYNCWEB_PROCESSING_TIMEOUT", 300, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-detection": {"task": "synchronizations.tasks.dispatch_detection", "schedule": SYNCWEB_TICK},
+    "dispatch-due-syncs": {"task": "synchronizations.tasks.dispatch_due_syncs", "schedule": SYNCWEB_TICK},
+    "reap-stuck-syncs": {
+        "task": "synchronizations.tasks.reap_stuck_syncs",
+        "schedule": max(SYNCWEB_TICK, min(30.0, SYNCWEB_PROCESSING_TIMEOUT / 2)),
+    },
+}
+# Automatic retries of transient failures: at most SYNCWEB_MAX_ATTEMPTS attempts,
+# waiting BASE * 2^(attempt-1) seconds (at most MAX), with jitter, in between.
+SYNCWEB_MAX_ATTEMPTS = env_int("SYNCWEB_MAX_ATTEMPTS", 5, minimum=1)
+SYNCWEB_BACKOFF_BASE = env_int("SYNCWEB_BACKOFF_BASE", 2, minimum=1)
+SYNCWEB_BACKOFF_MAX = env_int("SYNCWEB_BACKOFF_MAX", 300, minimum=1)
 # How long a worker counts as alive after its last heartbeat (it beats every 2 s).
 SYNCWEB_WORKER_HEARTBEAT_TTL = env_int("SYNCWEB_WORKER_HEARTBEAT_TTL", 30, minimum=5)
 

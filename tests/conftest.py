@@ -114,40 +114,82 @@ def _database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+class CeleryProcesses:
+    """Starts real `celery worker` / `celery beat` processes on the test Redis and the
+    test database, and stops them all afterwards."""
+
+    def __init__(self, redis_url: str, tmp_path: Path):
+        self.redis_url = redis_url
+        self.tmp_path = tmp_path
+        self.started: list[tuple[subprocess.Popen, Path]] = []
+
+    def env(self, **extra: str) -> dict:
+        return {
+            **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+            "DJANGO_SETTINGS_MODULE": "syncweb.settings",
+            "REDIS_URL": self.redis_url,
+            "DATABASE_URL": _database_url(),
+            "SYNCWEB_VAR_DIR": str(self.tmp_path),
+            "SECRET_KEY": settings.SECRET_KEY,
+            **extra,
+        }
+
+    def _start(self, args: list[str], name: str, env: dict) -> subprocess.Popen:
+        log_path = self.tmp_path / f"{name}.log"
+        with open(log_path, "w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "syncweb", *args],
+                cwd=ROOT, env=self.env(**env), stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        self.started.append((process, log_path))
+        return process
+
+    def worker(self, concurrency: int = 1, **env: str) -> tuple[str, subprocess.Popen]:
+        hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
+        process = self._start(
+            ["worker", f"--concurrency={concurrency}", "--without-mingle", "--without-gossip", "--loglevel=INFO",
+             f"--hostname={hostname}"],
+            hostname.split("@")[0], env,
+        )  # fmt: skip
+        wait_for(lambda: hostname in alive_workers(redis_client()), 60, f"worker {hostname} to send a heartbeat")
+        return hostname, process
+
+    def beat(self, **env: str) -> subprocess.Popen:
+        schedule = self.tmp_path / f"beat-{uuid.uuid4().hex[:8]}"
+        return self._start(["beat", "--loglevel=INFO", f"--schedule={schedule}"], schedule.name, env)
+
+    def stop_all(self) -> None:
+        for process, _ in self.started:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process, log_path in self.started:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.returncode not in (0, -signal.SIGTERM, -signal.SIGKILL):
+                print(f"--- {log_path.name} exited with {process.returncode}:\n{log_path.read_text()[-5000:]}")
+
+
 @pytest.fixture
-def celery_worker(redis_server, transactional_db, tmp_path):
-    """A real `celery worker` process on the test Redis and the test database; the
-    test process sends real messages (Celery is not eager while this runs)."""
-    hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
-        "DJANGO_SETTINGS_MODULE": "syncweb.settings",
-        "REDIS_URL": redis_server,
-        "DATABASE_URL": _database_url(),
-        "SYNCWEB_VAR_DIR": str(tmp_path),
-        "SECRET_KEY": settings.SECRET_KEY,
-    }
-    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "syncweb", "worker", "--concurrency=1", "--without-mingle",
-         "--without-gossip", "--loglevel=INFO", f"--hostname={hostname}"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+def celery_processes(redis_server, transactional_db, tmp_path):
+    """Real Celery processes; the test process sends real messages meanwhile."""
+    processes = CeleryProcesses(redis_server, tmp_path)
     celery_app.conf.task_always_eager = False
     try:
-        wait_for(lambda: hostname in alive_workers(redis_client()), 60, f"worker {hostname} to send a heartbeat")
-        yield hostname
+        yield processes
     finally:
         celery_app.conf.task_always_eager = True
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        if process.returncode not in (0, -signal.SIGTERM):
-            print((tmp_path / "worker.log").read_text())
+        processes.stop_all()
+
+
+@pytest.fixture
+def celery_worker(celery_processes):
+    """One real `celery worker` process; yields its hostname."""
+    hostname, _ = celery_processes.worker()
+    return hostname
 
 
 from tests.browser import browser, page  # noqa: E402, F401  (fixtures)
+from tests.engine_fixtures import left, mapping, right  # noqa: E402, F401  (fixtures)

@@ -9,10 +9,11 @@ from pytest_django.asserts import assertContains
 pytestmark = pytest.mark.django_db
 
 CHANGELISTS = {
-    "synchronizations/repository": "Acme Jira",
+    "synchronizations/repository": "Jira · Web shop",
+    "synchronizations/sandboxartifact": "Jira · Web shop",
     "synchronizations/mapping": "Web defects",
     "synchronizations/synchronization": "200 synchronizations",
-    "synchronizations/logentry": "Change detected",
+    "synchronizations/logentry": "New artifact",
     "synchronizations/operation": "0 operations",
     "metrics/syncevent": "Created",
     "metrics/hourlyrollup": "mapping",

@@ -27,7 +27,7 @@ def counts():
 def test_loads_about_2000_syncs_in_every_status_with_history():
     out = io.StringIO()
     call_command("seed_demo", stdout=out)
-    assert "Loaded demo data: 4 repositories, 4 mappings, 2000 syncs" in out.getvalue()
+    assert "Loaded demo data: 8 repositories, 4 mappings, 2000 syncs" in out.getvalue()
     statuses = dict(Synchronization.objects.values_list("status").annotate(n=Count("id")))
     assert set(statuses) == set(SyncStatus.values)
     assert all(n >= 10 for n in statuses.values())
@@ -71,3 +71,25 @@ def test_reset_keeps_data_that_is_not_the_demo():
     mine = Repository.objects.create(name="Production Jira")
     demo.seed(now=NOW, reset=True)
     assert Repository.objects.filter(pk=mine.pk).exists()
+
+
+def test_demo_syncs_stand_on_real_artifacts_the_engine_agrees_with():
+    from synchronizations.engine import process
+    from synchronizations.engine.detect import detect_changes
+    from synchronizations.models import SandboxArtifact
+
+    demo.seed(syncs=200, now=NOW)
+    keys = set(SandboxArtifact.objects.values_list("key", flat=True))
+    for left_key, right_key in Synchronization.objects.values_list("left_key", "right_key"):
+        assert left_key in keys and (right_key in keys or right_key == "")
+    # An error sync processed again fails again, for the same reason.
+    sync = Synchronization.objects.filter(status=SyncStatus.ERROR).first()
+    Synchronization.objects.filter(pk=sync.pk).update(status=SyncStatus.PENDING)
+    assert process.process_sync(sync.pk, "check") == SyncStatus.ERROR
+    assert Synchronization.objects.get(pk=sync.pk).error_message == sync.error_message
+    # Reading every artifact again from the start finds no change on the OK syncs.
+    ok = set(Synchronization.objects.filter(status=SyncStatus.OK).values_list("pk", flat=True))
+    Mapping.objects.update(left_cursor="", right_cursor="")
+    for mapping in Mapping.objects.all():
+        detect_changes(mapping.pk)
+    assert set(Synchronization.objects.filter(status=SyncStatus.OK).values_list("pk", flat=True)) == ok

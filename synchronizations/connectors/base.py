@@ -1,0 +1,54 @@
+"""The interface every connector implements, one per Repository.kind."""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class Artifact:
+    key: str
+    fields: dict
+    version: str  # opaque: pass it back to update() to detect concurrent edits
+    url: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Changes:
+    artifacts: list[Artifact]  # changed since the cursor, oldest change first
+    cursor: str  # where the next call continues; store it only once the changes are handled
+
+
+class Connector(ABC):
+    """Talks to one repository. Every method raises the engine's errors
+    (synchronizations.engine.errors): TransientError for what may work later,
+    PermanentError for what will not, ConflictError for a concurrent edit."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, repository):
+        self.repository = repository
+
+    @abstractmethod
+    def changed_since(self, scope: str, cursor: str, limit: int = 500) -> Changes:
+        """Artifacts in ``scope`` changed since ``cursor`` ("" = from the start). A
+        connector may return an artifact again (overlap is safe, missing one is not)."""
+
+    @abstractmethod
+    def get(self, key: str) -> Artifact:
+        """One artifact; PermanentError if it does not exist."""
+
+    @abstractmethod
+    def create(self, scope: str, fields: dict) -> Artifact:
+        """A new artifact in ``scope`` with ``fields``."""
+
+    @abstractmethod
+    def update(self, key: str, fields: dict, version: str) -> Artifact:
+        """Write ``fields`` (others are kept) if the artifact is still at ``version``;
+        ConflictError if it changed since it was read."""
+
+    @abstractmethod
+    def url(self, key: str) -> str:
+        """Where a person sees the artifact."""

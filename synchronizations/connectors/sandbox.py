@@ -1,0 +1,143 @@
+"""The sandbox connector: a tracker kept in syncweb's own database.
+
+Repository.settings of a sandbox repository:
+
+    {"key_prefix": "DEMO",            # keys are DEMO-1, DEMO-2, …
+     "offline": false,                # true: every call raises a TransientError
+     "latency_ms": 0,                 # each call takes this long (a slow remote)
+     "required": ["title"],           # create/update without these is refused
+     "allowed": {"priority": ["High", "Low"]}}   # values outside the list are refused
+
+Its artifacts are SandboxArtifact rows, editable in the admin; an artifact's URL
+is its admin page. A mapping's scope on a sandbox repository is a project, that is
+a key prefix: scope "WEB" covers WEB-1, WEB-2, … and new artifacts are created as
+WEB-n. An empty scope covers the whole repository and creates with key_prefix.
+"""
+
+import time
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from synchronizations.connectors.base import Artifact, Changes, Connector
+from synchronizations.engine.errors import ConflictError, PermanentError, TransientError
+
+# A change committed a little after a later-stamped one is still found.
+OVERLAP = timedelta(seconds=2)
+
+
+class SandboxConnector(Connector):
+    kind = "sandbox"
+
+    def __init__(self, repository):
+        super().__init__(repository)
+        self.settings = repository.settings or {}
+
+    # --- the interface ---------------------------------------------------------------
+
+    def changed_since(self, scope: str, cursor: str, limit: int = 500) -> Changes:
+        self._call()
+        rows = self._in_scope(scope).order_by("updated_at", "id")
+        if cursor:
+            rows = rows.filter(updated_at__gte=datetime.fromisoformat(cursor) - OVERLAP)
+        rows = list(rows[:limit])
+        artifacts = [self._artifact(row) for row in rows]
+        new_cursor = rows[-1].updated_at.isoformat() if rows else cursor
+        return Changes(artifacts, new_cursor)
+
+    def get(self, key: str) -> Artifact:
+        self._call()
+        row = self._artifacts().filter(key=key).first()
+        if row is None:
+            raise PermanentError(f"{key} does not exist in '{self.repository.name}' (deleted?)")
+        return self._artifact(row)
+
+    def create(self, scope: str, fields: dict) -> Artifact:
+        self._call()
+        self._validate(fields)
+        from synchronizations.models import SandboxArtifact
+
+        prefix = scope or self.settings.get("key_prefix") or "SB"
+        number = self._last_number(prefix)
+        for _ in range(5):
+            number += 1
+            try:
+                with transaction.atomic():
+                    row = SandboxArtifact.objects.create(
+                        repository=self.repository, key=f"{prefix}-{number}", fields=fields
+                    )
+                return self._artifact(row)
+            except IntegrityError:
+                continue  # another writer took the number: take the next one
+        raise TransientError(f"Could not allocate a new key in '{self.repository.name}'")
+
+    def update(self, key: str, fields: dict, version: str) -> Artifact:
+        self._call()
+        row = self._artifacts().filter(key=key).first()
+        if row is None:
+            raise PermanentError(f"{key} does not exist in '{self.repository.name}' (deleted?)")
+        merged = {**row.fields, **fields}
+        self._validate(merged)
+        now = timezone.now()
+        updated = self._artifacts().filter(pk=row.pk, version=int(version))
+        if not updated.update(fields=merged, version=F("version") + 1, updated_at=now):
+            raise ConflictError(f"{key} changed in '{self.repository.name}' while it was being updated")
+        row.refresh_from_db()
+        return self._artifact(row)
+
+    def url(self, key: str) -> str:
+        row = self._artifacts().filter(key=key).only("pk").first()
+        if row is None:
+            return ""
+        return artifact_url(self.repository, row.pk)
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _artifacts(self):
+        from synchronizations.models import SandboxArtifact
+
+        return SandboxArtifact.objects.filter(repository=self.repository)
+
+    def _call(self) -> None:
+        latency = self.settings.get("latency_ms") or 0
+        if latency:
+            time.sleep(latency / 1000)
+        if self.settings.get("offline"):
+            raise TransientError(f"Connection to '{self.repository.name}' refused: the repository is offline")
+
+    def _validate(self, fields: dict) -> None:
+        for name in self.settings.get("required", []):
+            if fields.get(name) in (None, "", []):
+                raise PermanentError(f"'{self.repository.name}' refused the change: field '{name}' is required")
+        for name, allowed in self.settings.get("allowed", {}).items():
+            value = fields.get(name)
+            values = value if isinstance(value, list) else [value]
+            for item in values:
+                if item not in (None, "") and item not in allowed:
+                    raise PermanentError(
+                        f"'{self.repository.name}' refused the change: field '{name}' does not accept {item!r}",
+                        f"Allowed values of '{name}': {', '.join(map(str, allowed))}",
+                    )
+
+    def _in_scope(self, scope: str):
+        return self._artifacts().filter(key__startswith=f"{scope}-") if scope else self._artifacts()
+
+    def _last_number(self, prefix: str) -> int:
+        """The number of the newest key with ``prefix`` (keys are numbered upwards)."""
+        last = self._in_scope(prefix).order_by("-id").values_list("key", flat=True).first() or ""
+        number = last.rsplit("-", 1)[-1]
+        return int(number) if number.isdigit() else self._in_scope(prefix).count()
+
+    def _artifact(self, row) -> Artifact:
+        return Artifact(
+            row.key, dict(row.fields), str(row.version), artifact_url(self.repository, row.pk), row.updated_at
+        )
+
+
+def artifact_url(repository, pk: int) -> str:
+    """A sandbox artifact's page: its admin page, under the repository's base URL if set."""
+    path = reverse("admin:synchronizations_sandboxartifact_change", args=[pk])
+    return (repository.base_url or "").rstrip("/") + path

@@ -1,0 +1,137 @@
+"""Change detection: asks each side of a mapping what changed since its cursor,
+creates syncs for new artifacts, and marks changed ones pending."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from synchronizations.connectors import Artifact, connector_for
+from synchronizations.engine import fieldmap
+from synchronizations.engine.errors import SyncError
+from synchronizations.engine.fieldmap import LEFT, RIGHT
+from synchronizations.engine.process import queue_on_commit
+from synchronizations.models import LogEntry, Mapping, Synchronization, SyncStatus
+
+
+@dataclass
+class Detection:
+    created: int = 0
+    changed: int = 0
+    unchanged: int = 0  # our own writes coming back, or edits of fields we do not sync
+    ignored: int = 0
+    error: str = ""
+    ran: bool = True
+
+    def __str__(self) -> str:
+        if not self.ran:
+            return "skipped: another detection is running"
+        text = f"{self.created} new, {self.changed} changed, {self.unchanged} unchanged, {self.ignored} ignored"
+        return f"{text}; failed: {self.error}" if self.error else text
+
+
+def claim_mapping(mapping_id: int) -> bool:
+    """Only one detection per mapping at a time; a claim older than the processing
+    timeout belonged to a dead worker and may be taken over."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.SYNCWEB_PROCESSING_TIMEOUT)
+    free = Q(detection_claimed_at__isnull=True) | Q(detection_claimed_at__lt=stale)
+    return bool(Mapping.objects.filter(free, pk=mapping_id).update(detection_claimed_at=now))
+
+
+def detect_changes(mapping_id: int) -> Detection:
+    if not claim_mapping(mapping_id):
+        return Detection(ran=False)
+    mapping = Mapping.objects.select_related("left", "right").get(pk=mapping_id)
+    outcome = Detection()
+    try:
+        for side in (LEFT, RIGHT):
+            repository = mapping.left if side == LEFT else mapping.right
+            scope = mapping.left_scope if side == LEFT else mapping.right_scope
+            cursor_field = f"{side}_cursor"
+            changes = connector_for(repository).changed_since(scope, getattr(mapping, cursor_field))
+            with transaction.atomic():
+                _apply(mapping, side, changes.artifacts, outcome)
+                Mapping.objects.filter(pk=mapping.pk).update(**{cursor_field: changes.cursor})
+    except SyncError as exc:
+        outcome.error = exc.message
+    finally:
+        now = timezone.now()
+        Mapping.objects.filter(pk=mapping_id).update(
+            detection_claimed_at=None, last_detection_at=now, last_detection_error=outcome.error
+        )
+        if outcome.error:
+            LogEntry.objects.create(
+                level=LogEntry.Level.WARNING, mapping=mapping, message=f"Change detection failed: {outcome.error}"
+            )
+    return outcome
+
+
+def _apply(mapping: Mapping, side: str, artifacts: list[Artifact], outcome: Detection) -> None:
+    if not artifacts:
+        return
+    names = fieldmap.relevant_fields(mapping.field_map, side)
+    key_field = f"{side}_key"
+    existing = {
+        getattr(sync, key_field): sync
+        for sync in Synchronization.objects.filter(mapping=mapping, **{f"{key_field}__in": [a.key for a in artifacts]})
+    }
+    new, to_mark, to_recheck, logs = [], [], [], []
+    for artifact in artifacts:
+        sync = existing.get(artifact.key)
+        if sync is None:
+            new.append(
+                Synchronization(
+                    mapping=mapping,
+                    status=SyncStatus.PENDING,
+                    title=str(artifact.fields.get("title") or "")[:500],
+                    **{key_field: artifact.key, f"{side}_url": artifact.url},
+                )
+            )
+            existing[artifact.key] = new[-1]  # the same artifact twice in one batch
+        elif sync.status == SyncStatus.IGNORED or sync.ignore_changes:
+            outcome.ignored += 1
+        elif fieldmap.fingerprint(artifact.fields, names) == getattr(sync, f"{side}_fingerprint"):
+            outcome.unchanged += 1
+        elif sync.status == SyncStatus.PROCESSING:
+            to_recheck.append(sync.pk)
+            outcome.changed += 1
+        elif sync.status == SyncStatus.PENDING:
+            outcome.changed += 1  # already waiting; processing reads the latest version
+        else:
+            to_mark.append(sync.pk)
+            logs.append(LogEntry(sync=sync, mapping=mapping, message=f"Change detected on {artifact.key}."))
+            outcome.changed += 1
+    now = timezone.now()
+    Synchronization.objects.bulk_create(new, batch_size=500)
+    for sync in new:
+        logs.append(
+            LogEntry(
+                sync=sync,
+                mapping=mapping,
+                message=f"New artifact {getattr(sync, key_field)} in scope of '{mapping.name}': sync created.",
+            )
+        )
+    outcome.created += len(new)
+    # OK or in error: process again (an error may be fixed by the edit).
+    Synchronization.objects.filter(pk__in=to_mark, status__in=[SyncStatus.OK, SyncStatus.ERROR]).update(
+        status=SyncStatus.PENDING, next_retry_at=None, attempts=0, updated_at=now
+    )
+    Synchronization.objects.filter(pk__in=to_recheck, status=SyncStatus.PROCESSING).update(recheck=True)
+    LogEntry.objects.bulk_create(logs, batch_size=1000)
+    queue_on_commit([sync.pk for sync in new] + to_mark)
+
+
+def mappings_due() -> list[int]:
+    """Enabled mappings whose interval has passed since their last detection."""
+    now = timezone.now()
+    due = []
+    for mapping_id, last, interval in Mapping.objects.filter(
+        enabled=True, detection_claimed_at__isnull=True
+    ).values_list("pk", "last_detection_at", "detection_interval"):
+        if last is None or last + timedelta(seconds=interval) <= now:
+            due.append(mapping_id)
+    return due

@@ -1,0 +1,257 @@
+"""Change detection and processing of syncs between two sandbox repositories."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from metrics.models import HourlyRollup, SyncEvent
+from synchronizations.engine import process
+from synchronizations.engine.detect import claim_mapping, detect_changes
+from synchronizations.models import LogEntry, Mapping, SandboxArtifact, Synchronization, SyncStatus
+from tests.engine_fixtures import set_repository
+
+pytestmark = pytest.mark.django_db
+
+
+def run(sync_id, token="job-1"):  # noqa: S107  (a job id)
+    return process.process_sync(sync_id, token)
+
+
+def detect_and_process(mapping):
+    detection = detect_changes(mapping.pk)
+    for sync in Synchronization.objects.filter(status=SyncStatus.PENDING):
+        run(sync.pk, f"job-{sync.pk}-{timezone.now().timestamp()}")
+    return detection
+
+
+def edit(connector, key, **fields):
+    artifact = connector.get(key)
+    return connector.update(key, fields, artifact.version)
+
+
+def test_a_new_artifact_gets_a_sync_and_a_counterpart(mapping, left, right):
+    artifact = left.create("", {"title": "Crash", "status": "Open", "priority": "High"})
+    detection = detect_changes(mapping.pk)
+    assert (detection.created, detection.changed) == (1, 0)
+    sync = Synchronization.objects.get()
+    assert (sync.status, sync.left_key, sync.title) == (SyncStatus.PENDING, artifact.key, "Crash")
+    assert run(sync.pk) == SyncStatus.OK
+    sync.refresh_from_db()
+    counterpart = right.get(sync.right_key)
+    assert counterpart.fields == {"title": "Crash", "state": "New", "severity": "Major"}
+    assert sync.right_url == counterpart.url
+    assert SyncEvent.objects.get().kind == "created"
+    assert HourlyRollup.objects.get().created == 1
+    assert LogEntry.objects.filter(sync=sync, message__startswith=f"Created {sync.right_key}").exists()
+
+
+def test_an_edit_is_carried_over_and_does_not_echo_back(mapping, left, right):
+    artifact = left.create("", {"title": "Crash", "status": "Open"})
+    detect_and_process(mapping)
+    edit(left, artifact.key, status="Done")
+    detection = detect_and_process(mapping)
+    assert detection.changed == 1
+    sync = Synchronization.objects.get()
+    assert right.get(sync.right_key).fields["state"] == "Closed"
+    assert sync.status == SyncStatus.OK
+    # Our own write on the right comes back through detection: recognised, not synced again.
+    echo = detect_changes(mapping.pk)
+    assert (echo.changed, echo.unchanged) == (0, 2)
+    assert Synchronization.objects.get().status == SyncStatus.OK
+    assert SyncEvent.objects.filter(kind="updated").count() == 1
+
+
+def test_an_edit_of_a_field_we_do_not_sync_changes_nothing(mapping, left):
+    artifact = left.create("", {"title": "Crash", "status": "Open"})
+    detect_and_process(mapping)
+    edit(left, artifact.key, assignee="zoe")
+    detection = detect_changes(mapping.pk)
+    # (the counterpart, written within the overlap window, is seen again too)
+    assert (detection.changed, detection.unchanged) == (0, 2)
+    assert Synchronization.objects.get().status == SyncStatus.OK
+
+
+def test_an_edit_on_the_right_goes_to_the_left(mapping, left, right):
+    artifact = left.create("", {"title": "Crash", "status": "Open", "priority": "High"})
+    detect_and_process(mapping)
+    sync = Synchronization.objects.get()
+    edit(right, sync.right_key, state="Closed", severity="Minor")
+    detect_and_process(mapping)
+    # status comes back; priority does not (its rule is left to right only)
+    assert left.get(artifact.key).fields == {"title": "Crash", "status": "Done", "priority": "High"}
+
+
+@pytest.mark.parametrize(
+    ("policy", "winner"),
+    [
+        (Mapping.ConflictPolicy.LEFT, "left"),
+        (Mapping.ConflictPolicy.RIGHT, "right"),
+        (Mapping.ConflictPolicy.NEWEST, "right"),
+    ],
+)
+def test_when_both_sides_changed_the_conflict_policy_decides_and_says_so(mapping, left, right, policy, winner):
+    mapping.conflict_policy = policy
+    mapping.save()
+    artifact = left.create("", {"title": "Crash", "status": "Open"})
+    detect_and_process(mapping)
+    sync = Synchronization.objects.get()
+    edit(left, artifact.key, title="Left title")
+    edit(right, sync.right_key, title="Right title")  # the newer edit
+    detect_and_process(mapping)
+    expected = "Left title" if winner == "left" else "Right title"
+    assert left.get(artifact.key).fields["title"] == expected
+    assert right.get(sync.right_key).fields["title"] == expected
+    log = LogEntry.objects.get(sync=sync, level="warning")
+    assert "changed since the last sync" in log.message and f"({winner} side)" in log.message
+
+
+def test_an_unmappable_value_puts_the_sync_in_error_naming_field_and_value(mapping, left):
+    left.create("", {"title": "Crash", "status": "Blocked"})
+    detect_and_process(mapping)
+    sync = Synchronization.objects.get()
+    assert sync.status == SyncStatus.ERROR
+    assert sync.error_message == "Field 'status' value 'Blocked' has no mapping to 'state' in mapping 'L to R'"
+    assert sync.error_at is not None
+    assert LogEntry.objects.filter(sync=sync, level="error", message__contains="'Blocked'").exists()
+    assert not SyncEvent.objects.exists()
+
+
+def test_a_validation_refusal_is_a_permanent_error(mapping, left):
+    left.create("", {"title": "", "status": "Open"})
+    detect_and_process(mapping)
+    assert Synchronization.objects.get().error_message == "'Right' refused the change: field 'title' is required"
+
+
+@override_settings(SYNCWEB_MAX_ATTEMPTS=3, SYNCWEB_BACKOFF_BASE=10, SYNCWEB_BACKOFF_MAX=15)
+def test_transient_failures_back_off_then_give_up_into_error(mapping, left):
+    left.create("", {"title": "Crash", "status": "Open"})
+    detect_changes(mapping.pk)
+    set_repository(mapping.right, offline=True)
+    sync = Synchronization.objects.get()
+    delays = []
+    for attempt in (1, 2):
+        started = timezone.now()
+        assert run(sync.pk, f"job-{attempt}") == SyncStatus.PENDING
+        sync.refresh_from_db()
+        delays.append((sync.next_retry_at - started).total_seconds())
+        assert sync.attempts == attempt
+        assert run(sync.pk, "too-early") == "skipped"  # not due yet
+        Synchronization.objects.filter(pk=sync.pk).update(next_retry_at=timezone.now())
+    assert 5 <= delays[0] <= 10.5  # 10 s, with jitter between half and all of it
+    assert 7.5 <= delays[1] <= 15.5  # 20 s capped at 15
+    assert run(sync.pk, "job-3") == SyncStatus.ERROR
+    sync.refresh_from_db()
+    assert sync.error_message == "Connection to 'Right' refused: the repository is offline (gave up after 3 attempts)"
+    assert sync.retry_count == 2
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_cap(settings):
+    settings.SYNCWEB_BACKOFF_BASE, settings.SYNCWEB_BACKOFF_MAX = 2, 60
+    for attempt, ceiling in [(1, 2), (2, 4), (3, 8), (6, 60), (20, 60)]:
+        delays = {process.backoff(attempt).total_seconds() for _ in range(50)}
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(delays) > 1  # jittered
+
+
+def test_after_an_outage_the_automatic_retry_recovers(mapping, left, right):
+    left.create("", {"title": "Crash", "status": "Open"})
+    detect_changes(mapping.pk)
+    set_repository(mapping.right, offline=True)
+    sync = Synchronization.objects.get()
+    assert run(sync.pk, "a") == SyncStatus.PENDING
+    set_repository(mapping.right, offline=False)
+    Synchronization.objects.filter(pk=sync.pk).update(next_retry_at=timezone.now())
+    assert process.queue_due() == 1
+    assert run(sync.pk, "b") == SyncStatus.OK
+
+
+def test_two_claims_one_winner(mapping, left):
+    left.create("", {"title": "Crash"})
+    detect_changes(mapping.pk)
+    sync = Synchronization.objects.get()
+    assert process.claim(sync.pk, "worker-a") is True
+    assert process.claim(sync.pk, "worker-b") is False
+    assert run(sync.pk, "worker-b") == "skipped"
+    # The same job delivered again (its worker died) takes its own claim back.
+    assert process.claim(sync.pk, "worker-a") is True
+
+
+def test_the_reaper_puts_back_a_sync_whose_worker_died(mapping, left):
+    left.create("", {"title": "Crash", "status": "Open"})
+    detect_changes(mapping.pk)
+    sync = Synchronization.objects.get()
+    process.claim(sync.pk, "dead-job")
+    assert process.reap_stuck(timedelta(minutes=5)) == 0  # not stuck long enough yet
+    Synchronization.objects.filter(pk=sync.pk).update(processing_started_at=timezone.now() - timedelta(minutes=6))
+    assert process.reap_stuck(timedelta(minutes=5)) == 1
+    sync.refresh_from_db()
+    assert (sync.status, sync.claimed_by) == (SyncStatus.PENDING, "")
+    assert process.queue_due() == 1
+    assert run(sync.pk, "new-job") == SyncStatus.OK
+    # The dead job's own redelivery finds nothing to do.
+    assert run(sync.pk, "dead-job") == "skipped"
+
+
+def test_a_change_during_processing_is_processed_again(mapping, left, right):
+    artifact = left.create("", {"title": "Crash", "status": "Open"})
+    detect_and_process(mapping)
+    edit(left, artifact.key, status="Done")
+    detect_changes(mapping.pk)
+    sync = Synchronization.objects.get()
+    process.claim(sync.pk, "job")
+    edit(left, artifact.key, title="Renamed")
+    detect_changes(mapping.pk)  # sees the edit while the job holds the sync
+    assert Synchronization.objects.get().recheck is True
+    assert run(sync.pk, "job") == SyncStatus.PENDING
+    assert run(sync.pk, "job-2") == SyncStatus.OK
+    assert right.get(sync.right_key).fields["title"] == "Renamed"
+
+
+def test_ignored_syncs_are_skipped_by_detection(mapping, left):
+    artifact = left.create("", {"title": "Crash", "status": "Open"})
+    detect_and_process(mapping)
+    Synchronization.objects.update(status=SyncStatus.IGNORED, ignore_changes=True)
+    edit(left, artifact.key, status="Done")
+    detection = detect_changes(mapping.pk)
+    assert (detection.changed, detection.ignored) == (0, 2)  # the edit, and the counterpart in the overlap
+    assert Synchronization.objects.get().status == SyncStatus.IGNORED
+
+
+def test_an_edit_of_a_sync_in_error_processes_it_again(mapping, left):
+    artifact = left.create("", {"title": "Crash", "status": "Blocked"})
+    detect_and_process(mapping)
+    assert Synchronization.objects.get().status == SyncStatus.ERROR
+    edit(left, artifact.key, status="Open")  # someone fixed the value
+    detect_and_process(mapping)
+    sync = Synchronization.objects.get()
+    assert (sync.status, sync.error_message) == (SyncStatus.OK, "")
+
+
+def test_two_detections_of_one_mapping_never_run_at_once(mapping):
+    assert claim_mapping(mapping.pk) is True
+    assert detect_changes(mapping.pk).ran is False
+    Mapping.objects.filter(pk=mapping.pk).update(detection_claimed_at=None)
+    assert detect_changes(mapping.pk).ran is True
+
+
+def test_a_failed_detection_keeps_its_cursor_and_says_why(mapping, left):
+    left.create("", {"title": "Crash"})
+    set_repository(mapping.left, offline=True)
+    detection = detect_changes(mapping.pk)
+    mapping.refresh_from_db()
+    assert detection.error == "Connection to 'Left' refused: the repository is offline"
+    assert mapping.left_cursor == ""
+    assert mapping.last_detection_error == detection.error
+    assert mapping.detection_claimed_at is None
+
+
+def test_an_admin_edit_of_a_sandbox_artifact_is_a_change(mapping, left):
+    created = left.create("", {"title": "Crash", "status": "Open"})
+    detect_and_process(mapping)
+    row = SandboxArtifact.objects.get(key=created.key)
+    row.fields["status"] = "Done"
+    row.save()
+    assert row.version == 2
+    assert detect_changes(mapping.pk).changed == 1
