@@ -78,3 +78,23 @@ def test_repository_secret_is_never_sent_to_the_browser(client_as, admin_user, d
     repository.save()
     response = client_as(admin_user).get(f"/sync/admin/synchronizations/repository/{repository.pk}/change/")
     assert b"tok-very-secret" not in response.content
+
+
+def test_saving_a_mapping_with_a_bad_field_map_says_what_is_wrong(client_as, admin_user, demo_data):
+    from synchronizations.models import Mapping
+
+    mapping = Mapping.objects.first()
+    response = client_as(admin_user).post(
+        f"/sync/admin/synchronizations/mapping/{mapping.pk}/change/",
+        {
+            "name": mapping.name,
+            "left": mapping.left_id,
+            "right": mapping.right_id,
+            "field_map": '[{"left": "status", "right": "state", "direction": "sideways"}]',
+            "conflict_policy": "newest",
+            "detection_interval": 60,
+        },
+    )
+    assertContains(response, "Rule 1: direction &#x27;sideways&#x27; is not one of")
+    mapping.refresh_from_db()
+    assert mapping.field_map[0]["left"] == "title"  # unchanged
