@@ -21,7 +21,15 @@ from synchronizations.connectors.sandbox import artifact_url
 from synchronizations.engine import fieldmap
 from synchronizations.engine.errors import PermanentError
 from synchronizations.engine.fieldmap import LEFT, RIGHT
-from synchronizations.models import LogEntry, Mapping, Repository, SandboxArtifact, Synchronization, SyncStatus
+from synchronizations.models import (
+    LogEntry,
+    Mapping,
+    Repository,
+    SandboxArtifact,
+    SandboxSequence,
+    Synchronization,
+    SyncStatus,
+)
 
 # Jira-like on the left, QA-tracker-like on the right.
 LEFT_STATUSES = ["Open", "In Progress", "Done"]
@@ -149,7 +157,13 @@ class DemoBuilder:
                 logs.append(made[2])
                 events.append(made[3])
         with transaction.atomic():
+            feed = self._number_changes([a for pair in artifacts for a in pair if a])
             SandboxArtifact.objects.bulk_create([a for pair in artifacts for a in pair if a], batch_size=1000)
+            # Detection starts from here: the generated history counts as already seen.
+            for mapping in Mapping.objects.filter(name__in=[m.name for m in MAPPINGS]):
+                Mapping.objects.filter(pk=mapping.pk).update(
+                    left_cursor=str(feed.get(mapping.left_id, 0)), right_cursor=str(feed.get(mapping.right_id, 0))
+                )
             for sync, pair in zip(syncs, artifacts, strict=True):
                 for side, artifact in zip((LEFT, RIGHT), pair, strict=True):
                     if artifact is not None:
@@ -173,6 +187,21 @@ class DemoBuilder:
         }
 
     @staticmethod
+    def _number_changes(artifacts: list[SandboxArtifact]) -> dict[int, int]:
+        """Places the artifacts in their repositories' change feeds, oldest change
+        first; returns each repository's last position."""
+        last: dict[int, int] = {}
+        for artifact in sorted(artifacts, key=lambda a: a.updated_at):
+            last[artifact.repository_id] = artifact.change_seq = last.get(artifact.repository_id, 0) + 1
+        SandboxSequence.objects.bulk_create(
+            [SandboxSequence(repository_id=pk, last=n) for pk, n in last.items()],
+            update_conflicts=True,
+            unique_fields=["repository"],
+            update_fields=["last"],
+        )
+        return last
+
+    @staticmethod
     def _bind(sync, rows):
         for row in rows:
             row.sync = sync
@@ -188,8 +217,6 @@ class DemoBuilder:
             name=right_name,
             defaults={"kind": Repository.Kind.SANDBOX, "settings": {**RIGHT_SETTINGS, "key_prefix": right_prefix}},
         )
-        # Detection starts from now: the generated history counts as already seen.
-        cursor = self.now.isoformat()
         return Mapping.objects.create(
             name=demo.name,
             left=left,
@@ -199,8 +226,6 @@ class DemoBuilder:
             field_map=FIELD_MAP,
             enabled=demo.enabled,
             detection_interval=10,
-            left_cursor=cursor,
-            right_cursor=cursor,
             last_detection_at=self.now if demo.enabled else None,
         )
 

@@ -3,7 +3,7 @@ of linked artifacts) they produce, their log, and the operator actions on them."
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -236,27 +236,55 @@ class Operation(models.Model):
 
 class SandboxArtifact(models.Model):
     """An artifact of a repository of kind "sandbox": a tracker kept in our own
-    database, for the demo and the tests, editable in the admin."""
+    database, for the demo and the tests, editable in the admin. Write it with
+    save() (or the connector); a bulk_create must number change_seq itself."""
 
     repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="sandbox_artifacts")
     key = models.CharField(max_length=100)
     fields = models.JSONField(default=dict, help_text="title, description, status, priority, assignee, labels, …")
     version = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Position in the repository's change feed: taken from SandboxSequence in the
+    # writing transaction, so feed order is commit order and a cursor misses nothing.
+    change_seq = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["repository", "key"], name="sandbox_unique_key")]
         indexes = [
-            # Change detection: WHERE repository_id = ? AND updated_at >= ? ORDER BY updated_at, id.
-            models.Index(fields=["repository", "updated_at", "id"], name="sandbox_changes"),
+            # Change detection: WHERE repository_id = ? AND change_seq > ? ORDER BY change_seq.
+            models.Index(fields=["repository", "change_seq"], name="sandbox_changes"),
         ]
 
     def __str__(self) -> str:
         return self.key
 
     def save(self, *args, **kwargs):
-        """An edit (in the admin, say) is a change: new version, new time."""
-        if self.pk is not None:
-            self.version += 1
-            self.updated_at = timezone.now()
-        super().save(*args, **kwargs)
+        """Every write is a change: a new version (for an edit), time and feed position."""
+        with transaction.atomic():
+            if self.pk is not None:
+                self.version += 1
+                self.updated_at = timezone.now()
+            self.change_seq = SandboxSequence.take(self.repository_id)
+            super().save(*args, **kwargs)
+
+
+class SandboxSequence(models.Model):
+    """The change counter of one sandbox repository. Taking a number locks the row
+    until the transaction ends, so numbers are handed out in commit order."""
+
+    repository = models.OneToOneField(Repository, on_delete=models.CASCADE, primary_key=True)
+    last = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.repository_id}: {self.last}"
+
+    @classmethod
+    def take(cls, repository_id: int, count: int = 1) -> int:
+        """Reserves ``count`` numbers (call inside a transaction); returns the last one."""
+        if not cls.objects.filter(repository_id=repository_id).update(last=models.F("last") + count):
+            try:
+                with transaction.atomic():
+                    cls.objects.create(repository_id=repository_id, last=count)
+            except IntegrityError:
+                cls.objects.filter(repository_id=repository_id).update(last=models.F("last") + count)
+        return cls.objects.get(repository_id=repository_id).last

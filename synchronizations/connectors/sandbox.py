@@ -15,7 +15,6 @@ WEB-n. An empty scope covers the whole repository and creates with key_prefix.
 """
 
 import time
-from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -24,9 +23,6 @@ from django.utils import timezone
 
 from synchronizations.connectors.base import Artifact, Changes, Connector
 from synchronizations.engine.errors import ConflictError, PermanentError, TransientError
-
-# A change committed a little after a later-stamped one is still found.
-OVERLAP = timedelta(seconds=2)
 
 
 class SandboxConnector(Connector):
@@ -40,13 +36,10 @@ class SandboxConnector(Connector):
 
     def changed_since(self, scope: str, cursor: str, limit: int = 500) -> Changes:
         self._call()
-        rows = self._in_scope(scope).order_by("updated_at", "id")
-        if cursor:
-            rows = rows.filter(updated_at__gte=datetime.fromisoformat(cursor) - OVERLAP)
+        rows = self._in_scope(scope).filter(change_seq__gt=int(cursor or 0)).order_by("change_seq")
         rows = list(rows[:limit])
         artifacts = [self._artifact(row) for row in rows]
-        new_cursor = rows[-1].updated_at.isoformat() if rows else cursor
-        return Changes(artifacts, new_cursor)
+        return Changes(artifacts, str(rows[-1].change_seq) if rows else cursor)
 
     def get(self, key: str) -> Artifact:
         self._call()
@@ -66,9 +59,8 @@ class SandboxConnector(Connector):
             number += 1
             try:
                 with transaction.atomic():
-                    row = SandboxArtifact.objects.create(
-                        repository=self.repository, key=f"{prefix}-{number}", fields=fields
-                    )
+                    row = SandboxArtifact(repository=self.repository, key=f"{prefix}-{number}", fields=fields)
+                    row.save()
                 return self._artifact(row)
             except IntegrityError:
                 continue  # another writer took the number: take the next one
@@ -81,10 +73,18 @@ class SandboxConnector(Connector):
             raise PermanentError(f"{key} does not exist in '{self.repository.name}' (deleted?)")
         merged = {**row.fields, **fields}
         self._validate(merged)
-        now = timezone.now()
-        updated = self._artifacts().filter(pk=row.pk, version=int(version))
-        if not updated.update(fields=merged, version=F("version") + 1, updated_at=now):
-            raise ConflictError(f"{key} changed in '{self.repository.name}' while it was being updated")
+        from synchronizations.models import SandboxSequence
+
+        with transaction.atomic():
+            updated = self._artifacts().filter(pk=row.pk, version=int(version))
+            changed = updated.update(
+                fields=merged,
+                version=F("version") + 1,
+                updated_at=timezone.now(),
+                change_seq=SandboxSequence.take(self.repository.pk),
+            )
+            if not changed:  # rolls the sequence number back too
+                raise ConflictError(f"{key} changed in '{self.repository.name}' while it was being updated")
         row.refresh_from_db()
         return self._artifact(row)
 

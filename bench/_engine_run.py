@@ -1,0 +1,83 @@
+"""One run of bench/engine_throughput.py, inside the run's own database and Redis."""
+
+import json
+import sys
+import time
+
+import django
+
+django.setup()
+
+from django.db.models import Count  # noqa: E402
+
+from synchronizations.connectors import connector_for  # noqa: E402
+from synchronizations.engine import detect, process  # noqa: E402
+from synchronizations.models import (  # noqa: E402
+    Mapping,
+    Repository,
+    SandboxArtifact,
+    SandboxSequence,
+    Synchronization,
+    SyncStatus,
+)
+from synchronizations.tasks import process_sync  # noqa: E402
+
+FIELD_MAP = [
+    {"left": "title", "right": "title", "direction": "both"},
+    {"left": "status", "right": "status", "direction": "both", "values": {"Open": "New", "Done": "Closed"}},
+    {
+        "left": "priority",
+        "right": "severity",
+        "direction": "left_to_right",
+        "values": {"High": "Major", "Low": "Minor"},
+    },
+]
+
+
+def setup(name: str, count: int) -> Mapping:
+    left = Repository.objects.create(name=f"{name} left", kind="sandbox", settings={"key_prefix": f"{name}L"})
+    right = Repository.objects.create(name=f"{name} right", kind="sandbox", settings={"key_prefix": f"{name}R"})
+    mapping = Mapping.objects.create(name=name, left=left, right=right, field_map=FIELD_MAP)
+    fields = {"title": "Bug", "status": "Open", "priority": "High"}
+    SandboxArtifact.objects.bulk_create(
+        SandboxArtifact(repository=left, key=f"{name}L-{n}", fields=fields, change_seq=n) for n in range(1, count + 1)
+    )
+    SandboxSequence.objects.create(repository=left, last=count)
+    connector_for(left)  # the registry is loaded before timing
+    # Detection creates the pending syncs; the timed part queues them itself.
+    queue, detect.queue_on_commit = detect.queue_on_commit, lambda ids: None
+    while detect.detect_changes(mapping.pk).created:
+        pass
+    detect.queue_on_commit = queue
+    return mapping
+
+
+def wait_all_ok(mapping: Mapping, count: int) -> None:
+    while True:
+        statuses = dict(Synchronization.objects.filter(mapping=mapping).values_list("status").annotate(n=Count("id")))
+        if statuses.get(SyncStatus.OK, 0) == count:
+            return
+        time.sleep(0.05)
+
+
+def main(count: int) -> None:
+    mapping = setup("A", count)
+    ids = list(Synchronization.objects.filter(mapping=mapping).values_list("pk", flat=True))
+    started = time.perf_counter()
+    for pk in ids:
+        process.process_sync(pk, f"bench-{pk}")
+    in_process = count / (time.perf_counter() - started)
+    assert Synchronization.objects.filter(mapping=mapping, status=SyncStatus.OK).count() == count
+
+    mapping = setup("B", count)
+    ids = list(Synchronization.objects.filter(mapping=mapping).values_list("pk", flat=True))
+    started = time.perf_counter()
+    for pk in ids:
+        process_sync.delay(pk)
+    wait_all_ok(mapping, count)
+    one_worker = count / (time.perf_counter() - started)
+    print(json.dumps({"in_process": in_process, "one_worker": one_worker}))
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))

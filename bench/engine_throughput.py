@@ -1,0 +1,93 @@
+"""How many syncs per second one worker process carries over with the sandbox
+connector. Not a test: it prints figures (median of --runs runs).
+
+    .venv/bin/python bench/engine_throughput.py [--syncs 2000] [--runs 3]
+
+Each run uses a fresh SQLite database in a temporary folder and a Redis of its own:
+N new artifacts on the left, one change detection (N pending syncs), then
+
+- in-process: process_sync() called N times in this process (the engine alone);
+- one worker: N process_sync jobs through Redis to `celery worker --pool=solo`
+  (one process), timed from the first message sent to the last sync OK.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_once(syncs: int) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix="syncweb-bench-"))
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "syncweb.settings",
+        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+        "REDIS_URL": f"redis://127.0.0.1:{port}/0",
+        "SYNCWEB_VAR_DIR": str(workdir),
+        "SECRET_KEY": "bench-secret-key-" + "x" * 40,
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+    python = sys.executable
+    script = ROOT / "bench" / "_engine_run.py"
+    subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    from synchronizations.management.commands.run_redis import redis_server_binary
+
+    redis = subprocess.Popen(
+        [redis_server_binary(), "--port", str(port), "--save", "", "--dir", str(workdir)], stdout=subprocess.DEVNULL
+    )
+    worker = None
+    try:
+        time.sleep(0.5)
+        worker = subprocess.Popen(
+            [python, "-m", "celery", "-A", "syncweb", "worker", "--pool=solo", "--loglevel=WARNING", "--without-mingle",
+             "--without-gossip"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        out = subprocess.run([python, str(script), str(syncs)], cwd=ROOT, env=env, capture_output=True, text=True)
+        if out.returncode:
+            sys.exit(f"the run failed:\n{out.stderr[-3000:]}")
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        if worker:
+            worker.terminate()
+            worker.wait()
+        redis.terminate()
+        redis.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--syncs", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "syncweb.settings")
+    results = [run_once(args.syncs) for _ in range(args.runs)]
+    print(f"{args.syncs} syncs, {args.runs} runs, SQLite, sandbox connector, {os.cpu_count()} cores")
+    for name in ("in_process", "one_worker"):
+        rates = [r[name] for r in results]
+        runs = ", ".join(f"{x:.0f}" for x in rates)
+        print(f"  {name:<11} median {statistics.median(rates):7.0f} syncs/s   (runs: {runs})")
+
+
+if __name__ == "__main__":
+    main()
