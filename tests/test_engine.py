@@ -255,3 +255,28 @@ def test_an_admin_edit_of_a_sandbox_artifact_is_a_change(mapping, left):
     row.save()
     assert row.version == 2
     assert detect_changes(mapping.pk).changed == 1
+
+
+def test_only_enabled_mappings_between_enabled_repositories_are_due(mapping):
+    from synchronizations.engine.detect import mappings_due
+
+    assert mappings_due() == [mapping.pk]  # never detected yet
+    Mapping.objects.filter(pk=mapping.pk).update(last_detection_at=timezone.now())
+    assert mappings_due() == []  # its interval has not passed
+    Mapping.objects.filter(pk=mapping.pk).update(last_detection_at=timezone.now() - timedelta(seconds=61))
+    assert mappings_due() == [mapping.pk]
+    mapping.right.enabled = False
+    mapping.right.save()
+    assert mappings_due() == []
+
+
+def test_a_pending_sync_whose_job_was_lost_is_queued_again(mapping, left):
+    left.create("", {"title": "Crash"})
+    detect_changes(mapping.pk)  # queued a job that (say) never reached the broker
+    sync = Synchronization.objects.get()
+    assert process.queue_due() == 0  # not due: its job is presumed on its way
+    process.reap_stuck(timedelta(minutes=5))
+    assert process.queue_due() == 0  # waiting less than the timeout is normal
+    Synchronization.objects.filter(pk=sync.pk).update(updated_at=timezone.now() - timedelta(minutes=6))
+    process.reap_stuck(timedelta(minutes=5))
+    assert process.queue_due() == 1

@@ -126,12 +126,14 @@ def _apply(mapping: Mapping, side: str, artifacts: list[Artifact], outcome: Dete
 
 
 def mappings_due() -> list[int]:
-    """Enabled mappings whose interval has passed since their last detection."""
+    """Enabled mappings between enabled repositories whose interval has passed since
+    their last detection."""
     now = timezone.now()
-    due = []
-    for mapping_id, last, interval in Mapping.objects.filter(
-        enabled=True, detection_claimed_at__isnull=True
-    ).values_list("pk", "last_detection_at", "detection_interval"):
-        if last is None or last + timedelta(seconds=interval) <= now:
-            due.append(mapping_id)
-    return due
+    mappings = Mapping.objects.filter(
+        enabled=True, left__enabled=True, right__enabled=True, detection_claimed_at__isnull=True
+    )
+    return [
+        mapping_id
+        for mapping_id, last, interval in mappings.values_list("pk", "last_detection_at", "detection_interval")
+        if last is None or last + timedelta(seconds=interval) <= now
+    ]

@@ -249,11 +249,13 @@ def _write_log(sync: Synchronization, messages: list[tuple[str, str]], now, deta
 
 
 def queue_on_commit(sync_ids: list[int]) -> None:
-    """Queues processing of the syncs once the current transaction commits."""
+    """Queues processing of the syncs once the current transaction commits. If the
+    broker is unreachable then, the failure is logged and the syncs stay pending:
+    the reaper queues them again after SYNCWEB_PROCESSING_TIMEOUT."""
     from synchronizations.tasks import process_sync as task
 
     if sync_ids:
-        transaction.on_commit(lambda: [task.delay(sync_id) for sync_id in sync_ids])
+        transaction.on_commit(lambda: [task.delay(sync_id) for sync_id in sync_ids], robust=True)
 
 
 def reap_stuck(timeout: timedelta | None = None) -> int:
