@@ -1,6 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from accounts.roles import can_run_actions
+from synchronizations import operations
 from synchronizations.models import LogEntry, Mapping, Operation, Repository, SandboxArtifact, Synchronization
 from syncweb.admin import URL_FIELD_OVERRIDES, HistoryAdmin
 
@@ -44,8 +47,46 @@ class MappingAdmin(admin.ModelAdmin):
     # Mapping.clean() checks the field map; the form shows what is wrong with it.
 
 
+def _run_action(modeladmin, request, queryset, action: str) -> None:
+    """Admin actions go through operations.py like the console: same rules, an
+    Operation recorded, the work queued for a worker."""
+    selection = operations.select_ids(queryset.values_list("pk", flat=True))
+    try:
+        operation = operations.submit(action, selection, user=request.user, source=Operation.Source.ADMIN)
+    except operations.ActionRefused as refusal:
+        modeladmin.message_user(request, str(refusal), messages.ERROR)
+        return
+    modeladmin.message_user(
+        request,
+        format_html(
+            '{}: <a href="{}">operation #{}</a> on {} sync(s) submitted.',
+            operation.get_action_display(),
+            operation.get_absolute_url(),
+            operation.pk,
+            operation.total,
+        ),
+        messages.SUCCESS,
+    )
+
+
+@admin.action(description="Retry", permissions=["run_actions"])
+def retry_action(modeladmin, request, queryset):
+    _run_action(modeladmin, request, queryset, Operation.Action.RETRY)
+
+
+@admin.action(description="Clear errors", permissions=["run_actions"])
+def clear_errors_action(modeladmin, request, queryset):
+    _run_action(modeladmin, request, queryset, Operation.Action.CLEAR)
+
+
+@admin.action(description="Clear errors and ignore changes", permissions=["run_actions"])
+def clear_errors_ignore_action(modeladmin, request, queryset):
+    _run_action(modeladmin, request, queryset, Operation.Action.CLEAR_IGNORE)
+
+
 @admin.register(Synchronization)
 class SynchronizationAdmin(admin.ModelAdmin):
+    actions = [retry_action, clear_errors_action, clear_errors_ignore_action]
     formfield_overrides = URL_FIELD_OVERRIDES
     list_display = ["id", "status", "mapping", "left_key", "right_key", "title", "last_processed_at", "short_error"]
     list_filter = ["status", "mapping", "ignore_changes"]
@@ -65,6 +106,9 @@ class SynchronizationAdmin(admin.ModelAdmin):
     @admin.display(description="error message")
     def short_error(self, obj: Synchronization) -> str:
         return Truncator(obj.error_message).chars(80)
+
+    def has_run_actions_permission(self, request) -> bool:
+        return can_run_actions(request.user)
 
 
 @admin.register(LogEntry)

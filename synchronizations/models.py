@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 
@@ -217,6 +218,7 @@ class Operation(models.Model):
     sync_ids = models.JSONField(null=True, blank=True)
     filter_params = models.JSONField(null=True, blank=True)
     max_sync_id = models.BigIntegerField(null=True, blank=True)
+    unknown_ids = models.JSONField(default=list, blank=True, help_text="Ids asked for that match no sync.")
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
@@ -232,6 +234,17 @@ class Operation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} #{self.pk} ({self.get_state_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("operation_detail", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in (self.State.QUEUED, self.State.RUNNING)
+
+    @property
+    def progress_percent(self) -> int:
+        return 100 if not self.total else round(100 * (self.done + self.failed) / self.total)
 
 
 class SandboxArtifact(models.Model):

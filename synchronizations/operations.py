@@ -1,23 +1,43 @@
 """Retry, Clear Errors and Clear Errors and Ignore Changes: the one place where
 operator actions change syncs (DESIGN.md section 3). The web UI, the admin and the
 management commands all call these, so an action behaves the same wherever it
-starts, and each records an Operation and log entries naming the user."""
+starts, and each records an Operation and log entries naming the user.
+
+An action is submitted (its rule checked, its set of syncs fixed, an Operation
+recorded) and then run, in chunks, by a worker or at once. The set is fixed when it
+is submitted: the ids chosen, or the ids matching the filter then. Running an
+operation again (a redelivered job) continues where it stopped and never applies a
+chunk twice.
+"""
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max, QuerySet
 from django.utils import timezone
 
 from synchronizations.engine.process import queue_on_commit
 from synchronizations.models import LogEntry, Operation, Synchronization, SyncStatus
 
 CHUNK = 1000
+# Acting on more syncs than this asks for confirmation first.
+CONFIRM_ABOVE = 100
+CLEAR_ACTIONS = {Operation.Action.CLEAR, Operation.Action.CLEAR_IGNORE}
 
 
 class ActionRefused(Exception):
     """The action breaks a rule; nothing was changed."""
+
+
+@dataclass
+class Selection:
+    """The syncs an action is for, fixed when it is submitted."""
+
+    ids: list[int]
+    unknown: list[int] = field(default_factory=list)  # asked for, but no such sync
+    filters: dict | None = None  # how "all matching" was chosen
+    max_id: int | None = None
 
 
 @dataclass
@@ -26,9 +46,160 @@ class Applied:
     skipped: int = 0  # e.g. Retry of a sync a worker is processing right now
 
 
-def _chunks(ids: list[int]) -> Iterable[list[int]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start : start + CHUNK]
+def _chunks(ids: list[int], start: int = 0) -> Iterable[list[int]]:
+    for offset in range(start, len(ids), CHUNK):
+        yield ids[offset : offset + CHUNK]
+
+
+def select_ids(ids: Iterable[int]) -> Selection:
+    wanted = sorted(set(ids))
+    found: set[int] = set()
+    for chunk in _chunks(wanted):
+        found.update(Synchronization.objects.filter(pk__in=chunk).values_list("pk", flat=True))
+    return Selection(ids=[pk for pk in wanted if pk in found], unknown=[pk for pk in wanted if pk not in found])
+
+
+def select_matching(queryset: QuerySet, filters: dict) -> Selection:
+    """Every sync ``queryset`` matches now, bounded by the highest id now."""
+    max_id = Synchronization.objects.aggregate(top=Max("pk"))["top"] or 0
+    ids = list(queryset.filter(pk__lte=max_id).order_by("pk").values_list("pk", flat=True))
+    return Selection(ids=ids, filters=filters, max_id=max_id)
+
+
+def not_in_error(ids: list[int]) -> list[int]:
+    """The ids among ``ids`` of syncs that are not in error."""
+    offending = []
+    for chunk in _chunks(sorted(set(ids))):
+        offending += (
+            Synchronization.objects.filter(pk__in=chunk).exclude(status=SyncStatus.ERROR).values_list("pk", flat=True)
+        )
+    return sorted(offending)
+
+
+def check(action: str, selection: Selection) -> None:
+    """Refuses an action that breaks a rule, saying why."""
+    if action not in Operation.Action.values:
+        raise ActionRefused(f"Unknown action {action!r}.")
+    if not selection.ids:
+        raise ActionRefused("No existing sync is selected." if selection.unknown else "No sync is selected.")
+    if action in CLEAR_ACTIONS:
+        offending = not_in_error(selection.ids)
+        if offending:
+            shown = ", ".join(map(str, offending[:10])) + (" …" if len(offending) > 10 else "")
+            raise ActionRefused(
+                f"{len(offending)} of the selected syncs {'is' if len(offending) == 1 else 'are'} not in error "
+                f"(ids {shown}); the clear actions apply only to syncs in error. Nothing was changed."
+            )
+
+
+def submit(action: str, selection: Selection, *, user=None, source: str = Operation.Source.WEB, run_now: bool = False):
+    """Checks the rule, records the Operation, and queues it (after commit) or, with
+    ``run_now``, runs it here. Raises ActionRefused, recording nothing, on a broken rule."""
+    check(action, selection)
+    operation = Operation.objects.create(
+        action=action,
+        source=source,
+        requested_by=user if user is not None and user.is_authenticated else None,
+        sync_ids=selection.ids,
+        unknown_ids=selection.unknown,
+        filter_params=selection.filters,
+        max_sync_id=selection.max_id,
+        total=len(selection.ids),
+    )
+    if run_now:
+        return run(operation.pk)
+    from synchronizations.tasks import run_operation
+
+    run_operation.delay_on_commit(operation.pk)
+    return operation
+
+
+def run(operation_id: int) -> Operation:
+    """Applies the operation chunk by chunk; each chunk and the progress it makes
+    commit together, so a second run continues after the last committed chunk."""
+    startable = [Operation.State.QUEUED, Operation.State.RUNNING]
+    Operation.objects.filter(pk=operation_id, state__in=startable).update(state=Operation.State.RUNNING)
+    operation = Operation.objects.select_related("requested_by").get(pk=operation_id)
+    if operation.state != Operation.State.RUNNING:
+        return operation  # finished or failed already: nothing more to do
+    actor = operation.requested_by.get_username() if operation.requested_by else operation.get_source_display()
+    position = operation.done + operation.failed
+    try:
+        for chunk in _chunks(operation.sync_ids or [], position):
+            with transaction.atomic():
+                current = Operation.objects.select_for_update().get(pk=operation_id)
+                if current.done + current.failed != position:
+                    return current  # another run of the same operation got ahead: leave it to that one
+                applied = _apply(operation, chunk, actor)
+                Operation.objects.filter(pk=operation_id).update(
+                    done=F("done") + applied.done, failed=F("failed") + applied.skipped
+                )
+            position += len(chunk)
+    except Exception as exc:
+        Operation.objects.filter(pk=operation_id).update(
+            state=Operation.State.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now()
+        )
+        raise
+    Operation.objects.filter(pk=operation_id, state=Operation.State.RUNNING).update(
+        state=Operation.State.FINISHED, finished_at=timezone.now()
+    )
+    operation.refresh_from_db()
+    return operation
+
+
+def perform(action: str, ids: Iterable[int], *, user=None, source: str = Operation.Source.WEB) -> Operation:
+    """Submits and runs ``action`` on the syncs ``ids`` at once (scripts, tests)."""
+    return submit(action, select_ids(ids), user=user, source=source, run_now=True)
+
+
+def _apply(operation: Operation, ids: list[int], actor: str) -> Applied:
+    if operation.action == Operation.Action.RETRY:
+        return apply_retry(ids, actor=actor, operation=operation)
+    return apply_clear(
+        ids, actor=actor, ignore_changes=operation.action == Operation.Action.CLEAR_IGNORE, operation=operation
+    )
+
+
+def apply_retry(ids: list[int], *, actor: str, operation: Operation | None = None) -> Applied:
+    """Any status but processing -> pending, queued after commit. Retry count and
+    error fields stay for history; an ignored sync stops ignoring changes. Call it
+    inside a transaction."""
+    eligible = list(
+        Synchronization.objects.filter(pk__in=ids).exclude(status=SyncStatus.PROCESSING).values_list("pk", flat=True)
+    )
+    Synchronization.objects.filter(pk__in=eligible).exclude(status=SyncStatus.PROCESSING).update(
+        status=SyncStatus.PENDING,
+        ignore_changes=False,
+        next_retry_at=None,
+        attempts=0,
+        retry_count=F("retry_count") + 1,
+        updated_at=timezone.now(),
+    )
+    _log(eligible, f"Retry requested by {actor}.", actor, operation)
+    queue_on_commit(eligible)
+    return Applied(done=len(eligible), skipped=len(ids) - len(eligible))
+
+
+def apply_clear(
+    ids: list[int], *, actor: str, ignore_changes: bool = False, operation: Operation | None = None
+) -> Applied:
+    """Syncs still in error: error fields cleared, status OK (or Ignored, with
+    ``ignore_changes``), nothing processed. Others are skipped. Call it inside a
+    transaction."""
+    cleared = list(Synchronization.objects.filter(pk__in=ids, status=SyncStatus.ERROR).values_list("pk", flat=True))
+    Synchronization.objects.filter(pk__in=cleared, status=SyncStatus.ERROR).update(
+        status=SyncStatus.IGNORED if ignore_changes else SyncStatus.OK,
+        ignore_changes=ignore_changes,
+        error_message="",
+        error_detail="",
+        error_at=None,
+        next_retry_at=None,
+        attempts=0,
+        updated_at=timezone.now(),
+    )
+    message = f"Error cleared by {actor}" + ("; new changes are ignored." if ignore_changes else ".")
+    _log(cleared, message, actor, operation)
+    return Applied(done=len(cleared), skipped=len(ids) - len(cleared))
 
 
 def _log(ids: list[int], message: str, actor: str, operation: Operation | None) -> None:
@@ -48,106 +219,3 @@ def _log(ids: list[int], message: str, actor: str, operation: Operation | None) 
         ],
         batch_size=CHUNK,
     )
-
-
-def retry(ids: list[int], *, actor: str, operation: Operation | None = None) -> Applied:
-    """Any status but processing -> pending, queued now. Retry count and error
-    fields stay for history; an ignored sync stops ignoring changes."""
-    applied = Applied()
-    for chunk in _chunks(sorted(set(ids))):
-        with transaction.atomic():
-            eligible = list(
-                Synchronization.objects.filter(pk__in=chunk)
-                .exclude(status=SyncStatus.PROCESSING)
-                .values_list("pk", flat=True)
-            )
-            Synchronization.objects.filter(pk__in=eligible).exclude(status=SyncStatus.PROCESSING).update(
-                status=SyncStatus.PENDING,
-                ignore_changes=False,
-                next_retry_at=None,
-                attempts=0,
-                retry_count=F("retry_count") + 1,
-                updated_at=timezone.now(),
-            )
-            _log(eligible, f"Retry requested by {actor}.", actor, operation)
-            queue_on_commit(eligible)
-        applied.done += len(eligible)
-        applied.skipped += len(chunk) - len(eligible)
-    return applied
-
-
-def not_in_error(ids: list[int]) -> list[int]:
-    """The ids among ``ids`` of syncs that are not in error, or do not exist."""
-    offending = []
-    for chunk in _chunks(sorted(set(ids))):
-        statuses = dict(Synchronization.objects.filter(pk__in=chunk).values_list("pk", "status"))
-        offending += [pk for pk in chunk if statuses.get(pk) != SyncStatus.ERROR]
-    return offending
-
-
-def refuse_unless_all_in_error(ids: list[int]) -> None:
-    """The rule of the two clear actions: every selected sync must be in error."""
-    offending = not_in_error(ids)
-    if offending:
-        shown = ", ".join(map(str, offending[:10])) + (" …" if len(offending) > 10 else "")
-        raise ActionRefused(
-            f"{len(offending)} of the selected syncs are not in error (ids {shown}); "
-            "the clear actions apply only to syncs in error. Nothing was changed."
-        )
-
-
-def clear_errors(
-    ids: list[int], *, actor: str, ignore_changes: bool = False, operation: Operation | None = None
-) -> Applied:
-    """Only syncs in error: error fields cleared, status ok (or ignored, with
-    ``ignore_changes``), nothing processed. Refused whole if any is not in error."""
-    refuse_unless_all_in_error(ids)
-    status = SyncStatus.IGNORED if ignore_changes else SyncStatus.OK
-    message = f"Error cleared by {actor}" + ("; new changes are ignored." if ignore_changes else ".")
-    applied = Applied()
-    for chunk in _chunks(sorted(set(ids))):
-        with transaction.atomic():
-            cleared = list(
-                Synchronization.objects.filter(pk__in=chunk, status=SyncStatus.ERROR).values_list("pk", flat=True)
-            )
-            Synchronization.objects.filter(pk__in=cleared, status=SyncStatus.ERROR).update(
-                status=status,
-                ignore_changes=ignore_changes,
-                error_message="",
-                error_detail="",
-                error_at=None,
-                next_retry_at=None,
-                attempts=0,
-                updated_at=timezone.now(),
-            )
-            _log(cleared, message, actor, operation)
-        applied.done += len(cleared)
-        applied.skipped += len(chunk) - len(cleared)
-    return applied
-
-
-def perform(action: str, ids: list[int], *, user=None, source: str = Operation.Source.WEB) -> Operation:
-    """Runs ``action`` on the syncs ``ids`` now and records it as an Operation.
-    Raises ActionRefused (and records nothing) when the action breaks a rule."""
-    actor = user.get_username() if user is not None else "system"
-    if action not in Operation.Action.values:
-        raise ActionRefused(f"Unknown action {action!r}.")
-    if action != Operation.Action.RETRY:
-        refuse_unless_all_in_error(ids)
-    operation = Operation.objects.create(
-        action=action,
-        source=source,
-        requested_by=user,
-        sync_ids=sorted(set(ids)),
-        total=len(set(ids)),
-        state=Operation.State.RUNNING,
-    )
-    if action == Operation.Action.RETRY:
-        applied = retry(ids, actor=actor, operation=operation)
-    else:
-        ignore = action == Operation.Action.CLEAR_IGNORE
-        applied = clear_errors(ids, actor=actor, ignore_changes=ignore, operation=operation)
-    operation.done, operation.failed = applied.done, applied.skipped
-    operation.state, operation.finished_at = Operation.State.FINISHED, timezone.now()
-    operation.save(update_fields=["done", "failed", "state", "finished_at"])
-    return operation

@@ -18,6 +18,14 @@ def process_sync(self, sync_id: int) -> str:
 
 
 @shared_task
+def run_operation(operation_id: int) -> str:
+    """Applies an operator action, chunk by chunk; a second delivery continues it."""
+    from synchronizations import operations
+
+    return operations.run(operation_id).state
+
+
+@shared_task
 def detect_mapping(mapping_id: int) -> str:
     return str(detect.detect_changes(mapping_id))
 

@@ -66,6 +66,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "syncweb.urls"
+DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
 WSGI_APPLICATION = "syncweb.wsgi.application"
 
 TEMPLATES = [

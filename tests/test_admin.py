@@ -98,3 +98,48 @@ def test_saving_a_mapping_with_a_bad_field_map_says_what_is_wrong(client_as, adm
     assertContains(response, "Rule 1: direction &#x27;sideways&#x27; is not one of")
     mapping.refresh_from_db()
     assert mapping.field_map[0]["left"] == "title"  # unchanged
+
+
+def admin_action(client, action, ids):
+    return client.post(
+        "/sync/admin/synchronizations/synchronization/",
+        {"action": action, "_selected_action": ids, "index": 0},
+        follow=True,
+    )
+
+
+def test_admin_actions_go_through_operations(client_as, admin_user, django_capture_on_commit_callbacks):
+    from synchronizations.models import Operation, Synchronization
+    from tests import factories
+
+    web = factories.mapping()
+    error, ok = factories.sync(web, "WEB-1", "error"), factories.sync(web, "WEB-2")
+    client = client_as(admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_action(client, "clear_errors_action", [error.pk])
+    assertContains(response, "Clear Errors: <a href=")
+    assert Synchronization.objects.get(pk=error.pk).status == "ok"
+    operation = Operation.objects.get()
+    assert (operation.source, operation.requested_by, operation.state) == ("admin", admin_user, "finished")
+    response = admin_action(client, "clear_errors_ignore_action", [ok.pk])
+    assertContains(response, "1 of the selected syncs is not in error")
+    assert Operation.objects.count() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_action(client, "retry_action", [ok.pk])
+    assert Operation.objects.filter(action="retry").exists()
+
+
+def test_admin_actions_need_the_run_permission(client_as, make_user):
+    from django.contrib.auth.models import Permission
+
+    from tests import factories
+
+    factories.sync(factories.mapping(), "WEB-1", "error")
+    # a staff user who may see syncs in the admin but not run actions on them
+    user = make_user(None, "auditor")
+    user.is_staff = True
+    user.save()
+    user.user_permissions.add(Permission.objects.get(codename="view_synchronization"))
+    response = client_as(user).get("/sync/admin/synchronizations/synchronization/")
+    assert response.status_code == 200
+    assert b"retry_action" not in response.content

@@ -280,3 +280,14 @@ def test_a_pending_sync_whose_job_was_lost_is_queued_again(mapping, left):
     Synchronization.objects.filter(pk=sync.pk).update(updated_at=timezone.now() - timedelta(minutes=6))
     process.reap_stuck(timedelta(minutes=5))
     assert process.queue_due() == 1
+
+
+def test_a_sync_in_error_is_processed_again_even_when_edited_back_to_its_synced_state(mapping, left):
+    artifact = left.create("", {"title": "Crash", "status": "Open"})
+    detect_and_process(mapping)
+    edit(left, artifact.key, status="Blocked")
+    detect_and_process(mapping)
+    assert Synchronization.objects.get().status == SyncStatus.ERROR
+    edit(left, artifact.key, status="Open")  # exactly what was last synced
+    detect_and_process(mapping)
+    assert Synchronization.objects.get().status == SyncStatus.OK

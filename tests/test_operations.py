@@ -1,6 +1,8 @@
-"""Retry / Clear Errors / Clear Errors and Ignore Changes: the state rules."""
+"""Retry / Clear Errors / Clear Errors and Ignore Changes: the state rules, the
+snapshot of "all matching", and running an operation twice."""
 
 import pytest
+from django.db import transaction
 
 from synchronizations import operations
 from synchronizations.models import LogEntry, Mapping, Operation, Repository, Synchronization, SyncStatus
@@ -29,61 +31,86 @@ def reload(sync):
     return sync
 
 
-def test_retry_queues_everything_but_processing(syncs, django_capture_on_commit_callbacks):
-    ids = [s.pk for s in syncs.values()]
+def test_retry_queues_everything_but_processing(syncs, operator, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
-        applied = operations.retry(ids, actor="olga")
-    assert (applied.done, applied.skipped) == (4, 1)
+        operation = operations.perform("retry", [s.pk for s in syncs.values()], user=operator)
+    assert (operation.state, operation.total, operation.done, operation.failed) == ("finished", 5, 4, 1)
     assert len(callbacks) == 1  # one on-commit hook queues the four jobs
     assert reload(syncs["processing"]).status == SyncStatus.PROCESSING
     for status in ("ok", "pending", "error", "ignored"):
         sync = reload(syncs[status])
-        assert sync.status == SyncStatus.PENDING
-        assert sync.ignore_changes is False
+        assert (sync.status, sync.ignore_changes) == (SyncStatus.PENDING, False)
     error = reload(syncs["error"])
     assert (error.error_message, error.retry_count) == ("boom", 1)  # kept for history
-    assert LogEntry.objects.filter(message="Retry requested by olga.", actor="olga").count() == 4
+    entries = LogEntry.objects.filter(operation=operation)
+    assert entries.count() == 4
+    assert {(e.message, e.actor) for e in entries} == {("Retry requested by operator.", "operator")}
 
 
-@pytest.mark.parametrize(("ignore", "status"), [(False, SyncStatus.OK), (True, SyncStatus.IGNORED)])
-def test_clear_errors_clears_without_processing(syncs, ignore, status, django_capture_on_commit_callbacks):
+@pytest.mark.parametrize(("action", "status"), [("clear", SyncStatus.OK), ("clear_ignore", SyncStatus.IGNORED)])
+def test_clear_errors_clears_without_processing(syncs, operator, action, status, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
-        applied = operations.clear_errors([syncs["error"].pk], actor="olga", ignore_changes=ignore)
-    assert applied.done == 1
+        operation = operations.perform(action, [syncs["error"].pk], user=operator)
+    assert operation.done == 1
     assert callbacks == []  # nothing queued
     sync = reload(syncs["error"])
-    assert (sync.status, sync.error_message, sync.error_at, sync.ignore_changes) == (status, "", None, ignore)
+    ignoring = action == "clear_ignore"
+    assert (sync.status, sync.error_message, sync.error_at, sync.ignore_changes) == (status, "", None, ignoring)
     entry = LogEntry.objects.get(sync=sync)
-    assert entry.actor == "olga" and entry.message.startswith("Error cleared by olga")
+    assert entry.actor == "operator" and entry.message.startswith("Error cleared by operator")
 
 
 @pytest.mark.parametrize("other", ["ok", "pending", "processing", "ignored"])
-def test_clear_is_refused_when_a_selected_sync_is_not_in_error(syncs, other):
-    with pytest.raises(operations.ActionRefused, match="1 of the selected syncs are not in error"):
-        operations.clear_errors([syncs["error"].pk, syncs[other].pk], actor="olga")
+def test_clear_is_refused_when_a_selected_sync_is_not_in_error(syncs, operator, other):
+    with pytest.raises(operations.ActionRefused, match="1 of the selected syncs is not in error"):
+        operations.perform("clear", [syncs["error"].pk, syncs[other].pk], user=operator)
     assert reload(syncs["error"]).status == SyncStatus.ERROR
     assert not LogEntry.objects.exists()
-
-
-def test_clear_is_refused_for_an_unknown_id(syncs):
-    with pytest.raises(operations.ActionRefused, match="ids 999999"):
-        operations.clear_errors([syncs["error"].pk, 999999], actor="olga")
-
-
-def test_perform_records_an_operation_naming_the_user(syncs, operator):
-    operation = operations.perform(Operation.Action.CLEAR, [syncs["error"].pk], user=operator)
-    assert (operation.state, operation.total, operation.done, operation.requested_by) == ("finished", 1, 1, operator)
-    assert LogEntry.objects.get(operation=operation).actor == "operator"
-
-
-def test_perform_refuses_and_records_nothing_when_the_rule_is_broken(syncs, operator):
-    with pytest.raises(operations.ActionRefused):
-        operations.perform(Operation.Action.CLEAR_IGNORE, [syncs["ok"].pk], user=operator)
     assert not Operation.objects.exists()
 
 
-def test_running_an_action_twice_changes_nothing_more(syncs):
-    operations.clear_errors([syncs["error"].pk], actor="olga")
-    with pytest.raises(operations.ActionRefused):
-        operations.clear_errors([syncs["error"].pk], actor="olga")
-    assert LogEntry.objects.count() == 1
+def test_unknown_ids_are_reported_not_fatal(syncs, operator):
+    operation = operations.perform("clear", [syncs["error"].pk, 999999], user=operator)
+    assert (operation.done, operation.unknown_ids) == (1, [999999])
+
+
+def test_nothing_selected_is_refused(syncs):
+    with pytest.raises(operations.ActionRefused, match="No existing sync is selected"):
+        operations.perform("retry", [999999])
+    with pytest.raises(operations.ActionRefused, match="Unknown action"):
+        operations.perform("delete", [syncs["ok"].pk])
+
+
+def test_all_matching_acts_on_the_snapshot_taken_at_submit(syncs, operator, django_capture_on_commit_callbacks):
+    in_error = Synchronization.objects.filter(status=SyncStatus.ERROR)
+    with django_capture_on_commit_callbacks(execute=False):
+        operation = operations.submit("clear", operations.select_matching(in_error, {"status": "error"}), user=operator)
+    # After the submit: another sync falls into error, and a new one appears in error.
+    Synchronization.objects.filter(pk=syncs["ok"].pk).update(status=SyncStatus.ERROR)
+    late = Synchronization.objects.create(mapping=syncs["ok"].mapping, left_key="A-99", status=SyncStatus.ERROR)
+    operations.run(operation.pk)
+    assert reload(syncs["error"]).status == SyncStatus.OK
+    assert reload(syncs["ok"]).status == SyncStatus.ERROR  # not touched
+    assert reload(late).status == SyncStatus.ERROR  # not touched
+    operation.refresh_from_db()
+    assert (operation.total, operation.done, operation.filter_params) == (1, 1, {"status": "error"})
+    assert operation.max_sync_id == syncs["ignored"].pk
+
+
+def test_an_operation_run_twice_changes_nothing_more(syncs, operator):
+    operation = operations.perform("retry", [syncs["ok"].pk, syncs["error"].pk], user=operator)
+    assert operations.run(operation.pk).state == "finished"
+    assert reload(syncs["ok"]).retry_count == 1
+    assert LogEntry.objects.count() == 2
+
+
+def test_a_run_that_died_continues_after_its_last_chunk(syncs, operator, monkeypatch):
+    monkeypatch.setattr(operations, "CHUNK", 2)
+    ids = [syncs[s].pk for s in ("ok", "pending", "error", "ignored")]
+    operation = operations.submit("retry", operations.select_ids(ids), user=operator, run_now=False)
+    with transaction.atomic():  # the first chunk committed, then the worker died
+        operations.apply_retry(ids[:2], actor="operator", operation=operation)
+        Operation.objects.filter(pk=operation.pk).update(done=2, state="running")
+    finished = operations.run(operation.pk)
+    assert (finished.state, finished.done) == ("finished", 4)
+    assert [reload(syncs[s]).retry_count for s in ("ok", "pending", "error", "ignored")] == [1, 1, 1, 1]

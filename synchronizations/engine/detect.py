@@ -94,7 +94,11 @@ def _apply(mapping: Mapping, side: str, artifacts: list[Artifact], outcome: Dete
             existing[artifact.key] = new[-1]  # the same artifact twice in one batch
         elif sync.status == SyncStatus.IGNORED or sync.ignore_changes:
             outcome.ignored += 1
-        elif fieldmap.fingerprint(artifact.fields, names) == getattr(sync, f"{side}_fingerprint"):
+        elif sync.status != SyncStatus.ERROR and fieldmap.fingerprint(artifact.fields, names) == getattr(
+            sync, f"{side}_fingerprint"
+        ):
+            # Our own write coming back, or an edit of fields we do not sync. (A sync in
+            # error is processed again on any edit: the edit may have undone the cause.)
             outcome.unchanged += 1
         elif sync.status == SyncStatus.PROCESSING:
             to_recheck.append(sync.pk)

@@ -1,0 +1,109 @@
+"""What clear_errors and retry_syncs share: choosing syncs by filters, the dry
+run, the confirmation, and running the action through operations.py."""
+
+import re
+import sys
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from synchronizations import operations
+from synchronizations.models import Mapping, Operation, Synchronization
+
+DURATION = re.compile(r"^(\d+)([dhm])$")
+UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_duration(text: str) -> timedelta:
+    match = DURATION.match(text.strip())
+    if not match:
+        raise CommandError(f"--older-than {text!r} is not a duration like 7d, 12h or 30m.")
+    return timedelta(**{UNITS[match[2]]: int(match[1])})
+
+
+class SelectionCommand(BaseCommand):
+    verb = ""  # "Retry", "Clear errors of"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--mapping", help="Only syncs of this mapping (its id or exact name).")
+        parser.add_argument(
+            "--older-than", help="Only syncs whose error (or, if none, last processing) is older than 7d, 12h, 30m…"
+        )
+        parser.add_argument("--message-contains", help="Only syncs whose error message contains this text.")
+        parser.add_argument("--ids", help="Only these sync ids (comma-separated).")
+        parser.add_argument("--dry-run", action="store_true", help="Say what would change, change nothing.")
+        parser.add_argument("--yes", action="store_true", help="Do not ask before changing more than 100 syncs.")
+        parser.add_argument("--user", help="Username recorded as having asked for it.")
+
+    def base_queryset(self, options) -> QuerySet:
+        return Synchronization.objects.all()
+
+    def action(self, options) -> str:
+        raise NotImplementedError
+
+    def selection(self, options) -> tuple[QuerySet, dict]:
+        queryset = self.base_queryset(options)
+        filters = {"command": self.__module__.rsplit(".", 1)[-1]}
+        if options["mapping"]:
+            name = options["mapping"]
+            mapping = Mapping.objects.filter(Q(name=name) | Q(pk=int(name) if name.isdigit() else None)).first()
+            if mapping is None:
+                raise CommandError(f"No mapping with the id or name {name!r}.")
+            queryset = queryset.filter(mapping=mapping)
+            filters["mapping"] = mapping.pk
+        if options["older_than"]:
+            cutoff = timezone.now() - parse_duration(options["older_than"])
+            queryset = queryset.filter(Q(error_at__lt=cutoff) | Q(error_at__isnull=True, last_processed_at__lt=cutoff))
+            filters["older_than"] = options["older_than"]
+        if options["message_contains"]:
+            queryset = queryset.filter(error_message__icontains=options["message_contains"])
+            filters["message_contains"] = options["message_contains"]
+        if options["ids"]:
+            try:
+                ids = [int(part) for part in options["ids"].split(",") if part.strip()]
+            except ValueError:
+                raise CommandError(f"--ids {options['ids']!r} must be comma-separated numbers.") from None
+            queryset = queryset.filter(pk__in=ids)
+            filters["ids"] = ids
+        return queryset, filters
+
+    def handle(self, *args, **options):
+        user = None
+        if options["user"]:
+            user = get_user_model().objects.filter(username=options["user"]).first()
+            if user is None:
+                raise CommandError(f"No user {options['user']!r}.")
+        queryset, filters = self.selection(options)
+        selection = operations.select_matching(queryset, filters)
+        count = len(selection.ids)
+        shown = ", ".join(map(str, selection.ids[:20])) + (" …" if count > 20 else "")
+        if count == 0:
+            self.stdout.write(self.style.NOTICE("No sync matches; nothing to do."))
+            return
+        if options["dry_run"]:
+            self.stdout.write(f"Would {self.verb.lower()} {count} sync(s): {shown}. Nothing was changed (dry run).")
+            return
+        if count > operations.CONFIRM_ABOVE and not options["yes"]:
+            if not sys.stdin.isatty():
+                raise CommandError(f"{count} syncs match; pass --yes to {self.verb.lower()} them without asking.")
+            answer = input(f"{self.verb} {count} syncs? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                self.stdout.write(self.style.NOTICE("Nothing was changed."))
+                return
+        try:
+            operation = operations.submit(
+                self.action(options), selection, user=user, source=Operation.Source.COMMAND, run_now=True
+            )
+        except operations.ActionRefused as refusal:
+            raise CommandError(str(refusal)) from None
+        skipped = f"; {operation.failed} skipped" if operation.failed else ""
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{self.verb}: {operation.done} of {count} sync(s) done{skipped} (operation #{operation.pk})."
+            )
+        )
+        if options["verbosity"] >= 2:
+            self.stdout.write(f"Ids: {shown}")

@@ -1,0 +1,141 @@
+"""The Syncs tab, the sync detail page, the actions, and the operation page.
+Views parse input, call one function (the filters, operations.py), and render."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import EmptyPage, Paginator
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST, require_safe
+from django_tables2 import LazyPaginator, RequestConfig
+
+from accounts.roles import RUN_ACTIONS_PERMISSION, VIEW_PERMISSION, can_run_actions
+from synchronizations import operations
+from synchronizations.filters import SyncFilter
+from synchronizations.models import LogEntry, Operation, Synchronization, SyncStatus
+from synchronizations.tables import SyncTable
+
+PER_PAGE = 50
+LOG_PER_PAGE = 50
+FILTER_FIELDS = ("status", "mapping", "q")
+
+
+def _page_number(request: HttpRequest, problems: list[str]) -> int:
+    raw = request.GET.get("page", "1")
+    if raw.isdigit() and int(raw) >= 1:
+        return int(raw)
+    problems.append(f"The page {raw!r} was ignored: it is not a page number. Showing page 1.")
+    return 1
+
+
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+@require_safe
+def sync_list(request: HttpRequest) -> HttpResponse:
+    filterset = SyncFilter(request.GET, queryset=Synchronization.objects.select_related("mapping"))
+    problems = filterset.problems()
+    counts = dict(filterset.filter_ignoring("status").order_by().values_list("status").annotate(n=Count("pk")))
+    total = sum(counts.values())
+    status = filterset.valid_data().get("status")
+    can_act = can_run_actions(request.user)
+    table = SyncTable(filterset.qs, exclude=() if can_act else ("select",))
+    RequestConfig(request, paginate=False).configure(table)  # sorting from the URL
+    page = _page_number(request, problems)
+    try:
+        table.paginate(paginator_class=LazyPaginator, per_page=PER_PAGE, page=page)
+    except EmptyPage:
+        problems.append(f"There is no page {page} of these results. Showing page 1.")
+        table.paginate(paginator_class=LazyPaginator, per_page=PER_PAGE, page=1)
+    status_links = [
+        {
+            "value": value,
+            "label": label,
+            "count": counts.get(value, 0) if value else total,
+            "active": value == (status or ""),
+        }
+        for value, label in [("", "All"), *SyncStatus.choices]
+    ]
+    return render(
+        request,
+        "synchronizations/sync_list.html",
+        {
+            "filter": filterset,
+            "table": table,
+            "status_links": status_links,
+            "matching": counts.get(status, 0) if status else total,
+            "problems": problems,
+            "can_act": can_act,
+        },
+    )
+
+
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+@require_safe
+def sync_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    sync = get_object_or_404(Synchronization.objects.select_related("mapping__left", "mapping__right"), pk=pk)
+    logs = LogEntry.objects.filter(sync=sync).order_by("-timestamp", "-pk")
+    paginator = Paginator(logs, LOG_PER_PAGE)
+    problems: list[str] = []
+    page = paginator.get_page(_page_number(request, problems))
+    return render(
+        request,
+        "synchronizations/sync_detail.html",
+        {"sync": sync, "logs": page, "problems": problems, "can_act": can_run_actions(request.user)},
+    )
+
+
+@permission_required(RUN_ACTIONS_PERMISSION, raise_exception=True)
+@require_POST
+def sync_actions(request: HttpRequest) -> HttpResponse:
+    """Retry / Clear Errors / Clear Errors and Ignore Changes on the selected syncs,
+    or on every sync matching the filters ("select all matching")."""
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = ""
+    action = request.POST.get("action", "")
+    if request.POST.get("select_all") == "1":
+        data = {name: request.POST.get(name, "") for name in FILTER_FIELDS}
+        filterset = SyncFilter(data, queryset=Synchronization.objects.all())
+        if filterset.problems():
+            messages.error(request, " ".join(filterset.problems()) + " Nothing was changed.")
+            return redirect(back or "syncs")
+        selection = operations.select_matching(filterset.qs, {k: v for k, v in data.items() if v})
+    else:
+        raw = request.POST.getlist("ids")
+        selection = operations.select_ids(int(value) for value in raw if value.isdigit())
+        selection.unknown += [value for value in raw if not value.isdigit()]  # reported, never acted on
+    label = Operation.Action(action).label if action in Operation.Action.values else action
+    needs_confirmation = request.POST.get("select_all") == "1" or len(selection.ids) > operations.CONFIRM_ABOVE
+    if needs_confirmation and request.POST.get("confirmed") != "1":
+        try:
+            operations.check(action, selection)
+        except operations.ActionRefused as refusal:
+            messages.error(request, str(refusal))
+            return redirect(back or "syncs")
+        return render(
+            request,
+            "synchronizations/confirm_action.html",
+            {"label": label, "count": len(selection.ids), "post": request.POST, "back": back or reverse("syncs")},
+        )
+    try:
+        operation = operations.submit(action, selection, user=request.user, source=Operation.Source.WEB)
+    except operations.ActionRefused as refusal:
+        messages.error(request, str(refusal))
+        return redirect(back or "syncs")
+    if selection.unknown:
+        shown = ", ".join(map(str, selection.unknown[:10]))
+        messages.warning(request, f"{len(selection.unknown)} selected id(s) match no sync and were left out: {shown}.")
+    messages.success(request, f"{label}: operation #{operation.pk} on {operation.total} sync(s) submitted.")
+    if back:
+        return redirect(back)
+    return redirect(operation)
+
+
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+@require_safe
+def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    operation = get_object_or_404(Operation.objects.select_related("requested_by"), pk=pk)
+    template = "synchronizations/_operation_progress.html" if request.headers.get("HX-Request") else None
+    return render(request, template or "synchronizations/operation_detail.html", {"operation": operation})

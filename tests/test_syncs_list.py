@@ -1,0 +1,131 @@
+"""The Syncs tab: filters, status counts, sorting, pagination, bad input."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from pytest_django.asserts import assertContains, assertNotContains
+
+from synchronizations.models import SyncStatus
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def data():
+    web, mobile = factories.mapping("Web ↔ QA"), factories.mapping("Mobile ↔ GitHub")
+    return {
+        "web_ok": factories.sync(web, "WEB-1", title="Checkout button misaligned"),
+        "web_error": factories.sync(web, "WEB-2", SyncStatus.ERROR, title="Login slow"),
+        "web_pending": factories.sync(web, "WEB-3", SyncStatus.PENDING, last_processed_at=None),
+        "mobile_error": factories.sync(mobile, "MOB-1", SyncStatus.ERROR, error_message="HTTP 401 token expired"),
+        "mobile_ignored": factories.sync(mobile, "MOB-2", SyncStatus.IGNORED),
+        "web": web,
+        "mobile": mobile,
+    }
+
+
+def keys(response):
+    return [row.record.left_key for row in response.context["table"].paginated_rows]
+
+
+def get(http, **params):
+    return http.get("/sync/syncs/", params)
+
+
+@pytest.fixture
+def viewer_client(client_as, viewer):
+    return client_as(viewer)
+
+
+def test_lists_every_sync_newest_processed_first_never_processed_last(viewer_client, data):
+    # (each factory sync is processed a moment after the one made before it)
+    assert keys(get(viewer_client)) == ["MOB-2", "MOB-1", "WEB-2", "WEB-1", "WEB-3"]
+
+
+def test_filter_by_status(viewer_client, data):
+    assert sorted(keys(get(viewer_client, status="error"))) == ["MOB-1", "WEB-2"]
+
+
+def test_filter_by_mapping(viewer_client, data):
+    assert sorted(keys(get(viewer_client, mapping=data["mobile"].pk))) == ["MOB-1", "MOB-2"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("checkout", ["WEB-1"]), ("mob-2", ["MOB-2"]), ("RWEB-3", ["WEB-3"]), ("token expired", ["MOB-1"])],
+)
+def test_search_in_title_keys_and_error_message(viewer_client, data, text, expected):
+    assert keys(get(viewer_client, q=text)) == expected
+
+
+def test_filters_combine(viewer_client, data):
+    assert keys(get(viewer_client, status="error", mapping=data["web"].pk)) == ["WEB-2"]
+    assert keys(get(viewer_client, status="error", mapping=data["web"].pk, q="token")) == []
+
+
+def test_status_counts_follow_the_other_filters(viewer_client, data):
+    response = get(viewer_client, mapping=data["web"].pk, status="error")
+    counts = {link["label"]: link["count"] for link in response.context["status_links"]}
+    assert counts == {"All": 3, "OK": 1, "Pending": 1, "Processing": 0, "Error": 1, "Ignored": 0}
+    assert response.context["matching"] == 1
+    assertContains(response, "1 matching")
+
+
+@pytest.mark.parametrize(("sort", "expected"), [("title", "WEB-1"), ("-title", "WEB-3"), ("left", "MOB-1")])
+def test_sortable_columns(viewer_client, data, sort, expected):
+    assert keys(get(viewer_client, sort=sort))[0] == expected
+
+
+def test_sorting_by_last_processed_keeps_never_processed_last(viewer_client, data):
+    data["web_ok"].last_processed_at = timezone.now() - timedelta(days=3)
+    data["web_ok"].save()
+    assert keys(get(viewer_client, sort="last_processed_at"))[0] == "WEB-1"
+    assert keys(get(viewer_client, sort="last_processed_at"))[-1] == "WEB-3"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"status": "sleeping"}, "The status filter &#x27;sleeping&#x27; was ignored"),
+        ({"mapping": "424242"}, "The mapping filter &#x27;424242&#x27; was ignored"),
+        ({"mapping": "abc"}, "The mapping filter &#x27;abc&#x27; was ignored"),
+        ({"page": "two"}, "The page &#x27;two&#x27; was ignored"),
+        ({"page": "999"}, "There is no page 999 of these results"),
+        ({"sort": "nonsense"}, None),
+    ],
+)
+def test_bad_input_gives_the_page_with_a_message(viewer_client, data, params, message):
+    response = get(viewer_client, **params)
+    assert response.status_code == 200
+    if message:
+        assertContains(response, message)
+    assert len(keys(response)) == 5  # the bad value is ignored
+
+
+def test_pages_of_fifty_without_counting_the_table(viewer_client, data, django_assert_max_num_queries):
+    for number in range(60):
+        factories.sync(data["web"], f"BULK-{number}")
+    first = get(viewer_client, status="ok")
+    assert len(keys(first)) == 50
+    assert first.context["table"].page.has_next()
+    assert len(keys(get(viewer_client, status="ok", page=2))) == 11
+    with django_assert_max_num_queries(7):  # session, user, perms, status counts, mappings, one page
+        get(viewer_client, status="ok", page=2)
+
+
+def test_rows_link_details_and_artifacts_with_accessible_names(client_as, operator, data):
+    response = client_as(operator).get("/sync/syncs/")
+    pk = data["web_error"].pk
+    assertContains(response, f'aria-label="Details for sync {pk}"')
+    assertContains(response, f'aria-label="Select sync {pk}"')
+    assertContains(response, 'aria-label="Select all on this page"')
+    assertContains(response, 'aria-label="Actions"')
+    assertContains(response, '<a href="https://left.example/WEB-2" target="_blank" rel="noopener">WEB-2</a>', html=True)
+
+
+def test_a_viewer_gets_no_checkboxes_and_a_disabled_menu(viewer_client, data):
+    response = get(viewer_client)
+    assertNotContains(response, "Select sync")
+    assertContains(response, 'aria-label="Actions" title="Actions" disabled')
