@@ -261,8 +261,9 @@ class DemoBuilder:
             right = artifact(RIGHT, counterpart_fields(mapping.name, fields), moment)
             log(moment, f"Created {right.key} in '{mapping.right.name}' from {left.key} in '{mapping.left.name}'.")
             events.append(SyncEvent(occurred_at=moment, kind=EventKind.CREATED, mapping=mapping))
-            for _ in range(rng.choices([0, 1, 2, 3, 5, 8], weights=[3, 4, 3, 2, 1, 1])[0]):
-                moment = busy_moment(rng, moment, self.now - timedelta(minutes=5))
+            edits = rng.choices([0, 1, 2, 3, 5, 8], weights=[3, 4, 3, 2, 1, 1])[0]
+            # Edits spread over the sync's life (not crowding towards today).
+            for moment in sorted(busy_moment(rng, moment, self.now - timedelta(minutes=5)) for _ in range(edits)):
                 fields = {**fields, "status": rng.choice(LEFT_STATUSES), "assignee": rng.choice(PEOPLE)}
                 right.fields = {**right.fields, **counterpart_fields(mapping.name, fields)}
                 right.version += 1

@@ -10,7 +10,7 @@ from tests.conftest import PASSWORD
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SECTIONS = ["Dashboard", "Syncs", "Mappings", "Metrics", "Logs"]
-NOT_BUILT = {"Dashboard", "Mappings", "Metrics", "Logs"}
+NOT_BUILT = {"Dashboard", "Mappings", "Logs"}
 
 
 def log_in(page, live_server, username):

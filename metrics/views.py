@@ -1,0 +1,140 @@
+"""The Metrics tab: the period panel and totals (HTML), the chart data (JSON views
+built on django-chartjs) and a CSV of the daily series."""
+
+import csv
+
+from chartjs.views.base import JSONView
+from chartjs.views.lines import BaseLineChartView
+from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_safe
+
+from accounts.roles import VIEW_PERMISSION
+from metrics import queries
+from metrics.periods import PRESETS, ending, parse_period
+from synchronizations.models import Mapping
+
+
+class MetricsRequest:
+    """The period, the mapping filter and what was wrong with them, from the URL."""
+
+    def __init__(self, request: HttpRequest):
+        self.period, self.problems = parse_period(request.GET, timezone.localdate())
+        self.mapping = None
+        raw = request.GET.get("mapping", "")
+        if raw:
+            self.mapping = Mapping.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+            if self.mapping is None:
+                self.problems.append(f"The mapping {raw!r} does not exist; showing all mappings.")
+        self.mapping_id = self.mapping.pk if self.mapping else None
+
+    def query(self, **extra) -> str:
+        params = {**self.period.as_params(), **({"mapping": self.mapping_id} if self.mapping_id else {}), **extra}
+        return "&".join(f"{key}={value}" for key, value in params.items())
+
+
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+@require_safe
+def metrics_page(request: HttpRequest) -> HttpResponse:
+    wanted = MetricsRequest(request)
+    period = wanted.period
+    hours = queries.hourly(period, wanted.mapping_id)
+    current = sum((counts for _, counts in hours), queries.Counts())
+    previous = queries.totals(period.previous, wanted.mapping_id)
+    cells = queries.grouped(hours)
+    today = timezone.localdate()
+    return render(
+        request,
+        "metrics/metrics.html",
+        {
+            "wanted": wanted,
+            "period": period,
+            "previous": period.previous,
+            "comparison": queries.comparison(current, previous),
+            "daily": queries.daily(hours, period),
+            "grid": [
+                (name, [cells.get((weekday, hour), queries.Counts()) for hour in range(24)])
+                for weekday, name in enumerate(queries.WEEKDAYS, start=1)
+            ],
+            "hours": range(24),
+            "mappings": Mapping.objects.only("pk", "name"),
+            "presets": [(days, ending(today, days)) for days in PRESETS],
+            "problems": wanted.problems,
+        },
+    )
+
+
+@method_decorator(require_safe, name="dispatch")
+class DailyChartData(PermissionRequiredMixin, BaseLineChartView):
+    """Bar chart data: one label per day, datasets Total and Created."""
+
+    permission_required = VIEW_PERMISSION
+    raise_exception = True
+
+    def get(self, request, *args, **kwargs):
+        wanted = MetricsRequest(request)
+        self.series = queries.daily(queries.hourly(wanted.period, wanted.mapping_id), wanted.period)
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        # Only the chart's data: not the view or URL arguments TemplateView would add.
+        return {"labels": self.get_labels(), "datasets": self.get_datasets()}
+
+    def get_labels(self):
+        return [day.isoformat() for day, _ in self.series]
+
+    def get_providers(self):
+        return ["Total", "Created"]
+
+    def get_colors(self):
+        return iter([(13, 110, 253), (25, 135, 84)])  # Bootstrap's blue and green
+
+    def get_data(self):
+        return [[counts.total for _, counts in self.series], [counts.created for _, counts in self.series]]
+
+
+@method_decorator(require_safe, name="dispatch")
+class GroupedChartData(PermissionRequiredMixin, JSONView):
+    """Bubble chart data: x = hour of day, y = ISO weekday, v = count, per dataset."""
+
+    permission_required = VIEW_PERMISSION
+    raise_exception = True
+
+    def get(self, request, *args, **kwargs):
+        wanted = MetricsRequest(request)
+        self.cells = queries.grouped(queries.hourly(wanted.period, wanted.mapping_id))
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        def points(measure):
+            return [
+                {"x": hour, "y": weekday, "v": value}
+                for (weekday, hour), counts in sorted(self.cells.items())
+                if (value := measure(counts))
+            ]
+
+        return {
+            "weekdays": queries.WEEKDAYS,
+            "datasets": [
+                {"label": "Total", "data": points(lambda c: c.total)},
+                {"label": "Created", "data": points(lambda c: c.created)},
+            ],
+        }
+
+
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+@require_safe
+def daily_csv(request: HttpRequest) -> HttpResponse:
+    wanted = MetricsRequest(request)
+    period = wanted.period
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="syncs-{period.start}-to-{period.end}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["date", "created", "updated", "total"])
+    for day, counts in queries.daily(queries.hourly(period, wanted.mapping_id), period):
+        writer.writerow([day.isoformat(), counts.created, counts.updated, counts.total])
+    return response
