@@ -261,8 +261,9 @@ class DemoBuilder:
             right = artifact(RIGHT, counterpart_fields(mapping.name, fields), moment)
             log(moment, f"Created {right.key} in '{mapping.right.name}' from {left.key} in '{mapping.left.name}'.")
             events.append(SyncEvent(occurred_at=moment, kind=EventKind.CREATED, mapping=mapping))
-            edits = rng.choices([0, 1, 2, 3, 5, 8], weights=[3, 4, 3, 2, 1, 1])[0]
-            # Edits spread over the sync's life (not crowding towards today).
+            # About one edit every 25 days of the sync's life, so that the traffic per
+            # day stays steady over the history.
+            edits = sum(1 for _ in range((self.now - moment).days) if rng.random() < 0.04)
             for moment in sorted(busy_moment(rng, moment, self.now - timedelta(minutes=5)) for _ in range(edits)):
                 fields = {**fields, "status": rng.choice(LEFT_STATUSES), "assignee": rng.choice(PEOPLE)}
                 right.fields = {**right.fields, **counterpart_fields(mapping.name, fields)}
