@@ -29,6 +29,7 @@ from synchronizations.models import (
     SandboxSequence,
     Synchronization,
     SyncStatus,
+    error_pattern,
 )
 
 # Jira-like on the left, QA-tracker-like on the right.
@@ -298,6 +299,7 @@ class DemoBuilder:
             sync.last_processed_at = error_at
             if status == SyncStatus.ERROR:
                 sync.error_message, sync.error_detail, sync.error_at = error.message, error.detail, error_at
+                sync.error_pattern = error_pattern(error.message)
                 sync.attempts = 1
                 sync.retry_count = rng.choice([0, 0, 0, 1, 2])
             else:

@@ -1,19 +1,24 @@
-"""The Syncs tab's filters: status, mapping and a text search. They live in the URL."""
+"""The filters of the Syncs tab and of the Logs tab. They live in the URL."""
 
 import django_filters
 from django.db.models import Q
 
-from synchronizations.models import Mapping, Synchronization, SyncStatus
+from synchronizations.models import LogEntry, Mapping, Synchronization, SyncStatus
+from syncweb.filters import ForgivingFilterSet
 
 
-class SyncFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=SyncStatus.choices, empty_label="All")
-    mapping = django_filters.ModelChoiceFilter(queryset=Mapping.objects.all(), empty_label="All mappings")
-    q = django_filters.CharFilter(method="search", label="Search")
+class SyncFilter(ForgivingFilterSet):
+    status = django_filters.ChoiceFilter(choices=SyncStatus.choices, empty_label="All", label="status")
+    mapping = django_filters.ModelChoiceFilter(
+        queryset=Mapping.objects.all(), empty_label="All mappings", label="mapping"
+    )
+    q = django_filters.CharFilter(method="search", label="search")
+    # The dashboard's "most frequent errors" link to the syncs of one error pattern.
+    pattern = django_filters.CharFilter(field_name="error_pattern", label="error pattern")
 
     class Meta:
         model = Synchronization
-        fields = ["status", "mapping", "q"]
+        fields = ["status", "mapping", "q", "pattern"]
 
     def search(self, queryset, name, value):
         """Title, either artifact key, or the error message contains the text."""
@@ -27,37 +32,23 @@ class SyncFilter(django_filters.FilterSet):
             | Q(error_message__icontains=value)
         )
 
-    def filter_ignoring(self, name: str):
-        """The queryset with every valid filter but ``name`` (for the status counts)."""
-        queryset = self.queryset
-        for filter_name, value in self.valid_data().items():
-            if filter_name != name:
-                queryset = self.filters[filter_name].filter(queryset, value)
-        return queryset
 
-    def valid_data(self) -> dict:
-        """The cleaned value of each filter that was given and is valid."""
-        self.form.is_valid()
-        return {
-            name: value
-            for name, value in self.form.cleaned_data.items()
-            if name not in self.form.errors and value not in (None, "")
-        }
+class LogFilter(ForgivingFilterSet):
+    level = django_filters.ChoiceFilter(choices=LogEntry.Level.choices, empty_label="All levels", label="level")
+    mapping = django_filters.ModelChoiceFilter(
+        queryset=Mapping.objects.all(), empty_label="All mappings", label="mapping"
+    )
+    sync = django_filters.NumberFilter(field_name="sync_id", label="sync")
+    since = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte", label="since")
+    until = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt", label="until")
+    q = django_filters.CharFilter(method="search", label="search")
 
-    def problems(self) -> list[str]:
-        """What was wrong with the filters in the URL, for the page to say (each is ignored)."""
-        problems = []
-        for name, errors in self.form.errors.items():
-            given = self.data.get(name)
-            problems.append(f"The {name} filter {given!r} was ignored: {' '.join(errors)}")
-        return problems
+    class Meta:
+        model = LogEntry
+        fields = ["level", "mapping", "sync", "since", "until", "q"]
 
-    @property
-    def qs(self):
-        """Filters by the valid values only; an invalid one is ignored (and reported)."""
-        if not hasattr(self, "_valid_qs"):
-            queryset = self.queryset
-            for name, value in self.valid_data().items():
-                queryset = self.filters[name].filter(queryset, value)
-            self._valid_qs = queryset
-        return self._valid_qs
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(message__icontains=value) | Q(actor__iexact=value))

@@ -1,6 +1,8 @@
 """The domain: repositories, the mappings between them, the synchronizations (pairs
 of linked artifacts) they produce, their log, and the operator actions on them."""
 
+import re
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
@@ -81,6 +83,19 @@ class Mapping(models.Model):
             raise ValidationError("A mapping cannot keep a scope in sync with itself: change a side or a scope.")
 
 
+_KEY = re.compile(r"\b[A-Z][A-Z0-9]*-\d+\b")
+_ISSUE = re.compile(r"#\d+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def error_pattern(message: str) -> str:
+    """The kind of an error message: artifact keys and numbers replaced, so that
+    "WEB-12 timed out after 30 s" and "WEB-7 timed out after 31 s" are one kind."""
+    pattern = _KEY.sub("<key>", message)
+    pattern = _ISSUE.sub("#<n>", pattern)
+    return _NUMBER.sub("<n>", pattern)[:300]
+
+
 class SyncStatus(models.TextChoices):
     OK = "ok", "OK"
     PENDING = "pending", "Pending"
@@ -103,6 +118,9 @@ class Synchronization(models.Model):
     status = models.CharField(max_length=12, choices=SyncStatus.choices, default=SyncStatus.PENDING)
     last_processed_at = models.DateTimeField(null=True, blank=True)
     error_message = models.TextField(blank=True)
+    # The message with its keys and numbers taken out, so that the dashboard can
+    # count errors of the same kind together.
+    error_pattern = models.CharField(max_length=300, blank=True, editable=False)
     error_detail = models.TextField(blank=True, help_text="Traceback or response body of the last error.")
     error_at = models.DateTimeField(null=True, blank=True)
     retry_count = models.PositiveIntegerField(default=0, help_text="Retries so far, asked for or automatic.")
@@ -145,10 +163,16 @@ class Synchronization(models.Model):
             models.Index(fields=["-error_at"], name="sync_error_at"),
             # Engine: pending syncs whose retry time has come: WHERE status = 'pending' AND next_retry_at <= now.
             models.Index(fields=["status", "next_retry_at"], name="sync_status_next_retry"),
+            # Dashboard: the most frequent errors, GROUP BY error_pattern WHERE status = 'error'.
+            models.Index(fields=["status", "error_pattern"], name="sync_status_pattern"),
         ]
 
     def __str__(self) -> str:
         return f"{self.left_key or '?'} ↔ {self.right_key or '?'}"
+
+    def save(self, *args, **kwargs):
+        self.error_pattern = error_pattern(self.error_message) if self.error_message else ""
+        super().save(*args, **kwargs)
 
 
 class LogEntry(models.Model):
@@ -180,8 +204,8 @@ class LogEntry(models.Model):
         indexes = [
             # Sync detail: WHERE sync_id = ? ORDER BY timestamp DESC.
             models.Index(fields=["sync", "-timestamp"], name="log_sync_time"),
-            # Logs tab: ORDER BY timestamp DESC, with a time range.
-            models.Index(fields=["-timestamp"], name="log_time"),
+            # Logs tab: ORDER BY timestamp DESC, id DESC, pages by (timestamp, id) < cursor.
+            models.Index(fields=["-timestamp", "-id"], name="log_time"),
         ]
 
     def __str__(self) -> str:

@@ -191,6 +191,7 @@ def apply_clear(
         status=SyncStatus.IGNORED if ignore_changes else SyncStatus.OK,
         ignore_changes=ignore_changes,
         error_message="",
+        error_pattern="",
         error_detail="",
         error_at=None,
         next_retry_at=None,

@@ -1,26 +1,28 @@
-"""The Syncs tab, the sync detail page, the actions, and the operation page.
+"""The Syncs tab, the sync detail page, the actions, the operation page, and the
+Mappings and Logs tabs.
 Views parse input, call one function (the filters, operations.py), and render."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import EmptyPage, Paginator
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 from django_tables2 import LazyPaginator, RequestConfig
 
 from accounts.roles import RUN_ACTIONS_PERMISSION, VIEW_PERMISSION, can_run_actions
 from synchronizations import operations
-from synchronizations.filters import SyncFilter
-from synchronizations.models import LogEntry, Operation, Synchronization, SyncStatus
+from synchronizations.filters import LogFilter, SyncFilter
+from synchronizations.models import LogEntry, Mapping, Operation, Synchronization, SyncStatus
 from synchronizations.tables import SyncTable
 
 PER_PAGE = 50
 LOG_PER_PAGE = 50
-FILTER_FIELDS = ("status", "mapping", "q")
+FILTER_FIELDS = ("status", "mapping", "q", "pattern")
 
 
 def _page_number(request: HttpRequest, problems: list[str]) -> int:
@@ -139,3 +141,85 @@ def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     operation = get_object_or_404(Operation.objects.select_related("requested_by"), pk=pk)
     template = "synchronizations/_operation_progress.html" if request.headers.get("HX-Request") else None
     return render(request, template or "synchronizations/operation_detail.html", {"operation": operation})
+
+
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+@require_safe
+def mapping_list(request: HttpRequest) -> HttpResponse:
+    counts: dict[int, dict[str, int]] = {}
+    for mapping_id, status, n in (
+        Synchronization.objects.order_by().values_list("mapping_id", "status").annotate(n=Count("pk"))
+    ):
+        counts.setdefault(mapping_id, {})[status] = n
+    mappings = list(Mapping.objects.select_related("left", "right"))
+    for mapping in mappings:
+        mapping.counts = [
+            (value, label, counts.get(mapping.pk, {}).get(value, 0)) for value, label in SyncStatus.choices
+        ]
+    return render(request, "synchronizations/mapping_list.html", {"mappings": mappings, "statuses": SyncStatus.choices})
+
+
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+@require_safe
+def mapping_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    mapping = get_object_or_404(Mapping.objects.select_related("left", "right"), pk=pk)
+    counts = dict(
+        Synchronization.objects.filter(mapping=mapping).order_by().values_list("status").annotate(n=Count("pk"))
+    )
+    arrows = {"both": "↔", "left_to_right": "→", "right_to_left": "←"}
+    rules = [
+        {
+            "left": rule.get("left"),
+            "right": rule.get("right"),
+            "arrow": arrows.get(rule.get("direction", "both"), "?"),
+            "values": sorted((rule.get("values") or {}).items()),
+            "default": rule.get("default"),
+        }
+        for rule in (mapping.field_map if isinstance(mapping.field_map, list) else [])
+        if isinstance(rule, dict)
+    ]
+    return render(
+        request,
+        "synchronizations/mapping_detail.html",
+        {
+            "mapping": mapping,
+            "rules": rules,
+            "counts": [(value, label, counts.get(value, 0)) for value, label in SyncStatus.choices],
+            "can_edit": request.user.is_staff and request.user.has_perm("synchronizations.change_mapping"),
+        },
+    )
+
+
+@permission_required(VIEW_PERMISSION, raise_exception=True)
+@require_safe
+def log_list(request: HttpRequest) -> HttpResponse:
+    """All log entries, newest first, by pages of LOG_PER_PAGE that follow a cursor
+    (the last entry's time and id), so deep pages cost what the first one does and
+    entries arriving meanwhile never shift a page."""
+    filterset = LogFilter(request.GET, queryset=LogEntry.objects.select_related("mapping"))
+    problems = filterset.problems()
+    entries = filterset.qs.order_by("-timestamp", "-pk")
+    cursor = _log_cursor(request.GET.get("before", ""), problems)
+    if cursor:
+        moment, pk = cursor
+        entries = entries.filter(Q(timestamp__lt=moment) | Q(timestamp=moment, pk__lt=pk))
+    page = list(entries[: LOG_PER_PAGE + 1])
+    more = len(page) > LOG_PER_PAGE
+    page = page[:LOG_PER_PAGE]
+    next_cursor = f"{page[-1].timestamp.isoformat()}|{page[-1].pk}" if more else ""
+    return render(
+        request,
+        "synchronizations/log_list.html",
+        {"filter": filterset, "entries": page, "next_cursor": next_cursor, "problems": problems, "paged": bool(cursor)},
+    )
+
+
+def _log_cursor(raw: str, problems: list[str]):
+    if not raw:
+        return None
+    moment_text, _, pk_text = raw.rpartition("|")
+    moment = parse_datetime(moment_text) if moment_text else None
+    if moment is None or not pk_text.isdigit():
+        problems.append(f"The page position {raw!r} was ignored: it is not one this page made. Showing the newest.")
+        return None
+    return moment, int(pk_text)

@@ -16,9 +16,7 @@ urlpatterns = [
     path("sync/", include("metrics.urls")),
     path("sync/health/", views.health_check, name="health"),
     path("sync/admin/", admin.site.urls),
-    # The five sections of the header. Each is replaced by its app's views as the
-    # issue that builds it lands.
-    path("sync/", views.not_built, {"section": "Dashboard", "issue": 6}, name="dashboard"),
-    path("sync/mappings/", views.not_built, {"section": "Mappings", "issue": 6}, name="mappings"),
-    path("sync/logs/", views.not_built, {"section": "Logs", "issue": 6}, name="logs"),
+    # The header's sections: the Dashboard here; Syncs, Mappings and Logs in
+    # synchronizations/urls.py; Metrics in metrics/urls.py.
+    path("sync/", views.dashboard_page, name="dashboard"),
 ]

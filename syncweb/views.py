@@ -1,10 +1,12 @@
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from accounts.roles import VIEW_PERMISSION
+from syncweb import dashboard
 from syncweb.health import health
 
 
@@ -20,6 +22,18 @@ def health_check(request: HttpRequest) -> JsonResponse:
 
 @permission_required(VIEW_PERMISSION, raise_exception=True)
 @require_safe
-def not_built(request: HttpRequest, section: str, issue: int) -> HttpResponse:
-    """A header section whose page is not built yet says so plainly."""
-    return render(request, "syncweb/not_built.html", {"section": section, "issue": issue})
+def dashboard_page(request: HttpRequest) -> HttpResponse:
+    """The Dashboard; with HX-Request, only its body (the page refreshes it itself)."""
+    context = {
+        "status_counts": dashboard.status_counts(),
+        "errors_24h": dashboard.errors_since(24),
+        "throughput": dashboard.throughput(),
+        "queue": dashboard.queue_and_workers(),
+        "top_errors": dashboard.top_errors(),
+        "latest_errors": dashboard.latest_errors(),
+        "latest_operations": dashboard.latest_operations(),
+        "mappings_in_trouble": dashboard.mappings_in_trouble(),
+        "now": timezone.now(),
+    }
+    partial = request.headers.get("HX-Request") == "true"
+    return render(request, "syncweb/_dashboard_body.html" if partial else "syncweb/dashboard.html", context)

@@ -41,11 +41,6 @@ def test_every_role_sees_every_section_with_the_header(client_as, make_user, rol
     assertContains(response, role)  # the signed-in user's name
 
 
-@pytest.mark.parametrize("url", ["/sync/", "/sync/mappings/", "/sync/logs/"])
-def test_sections_not_built_yet_say_so(client_as, viewer, url):
-    assertContains(client_as(viewer).get(url), "is not built yet")
-
-
 @pytest.mark.parametrize("url", SECTIONS)
 def test_a_user_without_role_is_refused_with_a_reason(client_as, outsider, url):
     response = client_as(outsider).get(url)

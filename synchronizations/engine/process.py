@@ -20,7 +20,7 @@ from synchronizations.connectors import Artifact, connector_for
 from synchronizations.engine import fieldmap
 from synchronizations.engine.errors import PermanentError, SyncError, TransientError
 from synchronizations.engine.fieldmap import LEFT, RIGHT
-from synchronizations.models import LogEntry, Mapping, Synchronization, SyncStatus
+from synchronizations.models import LogEntry, Mapping, Synchronization, SyncStatus, error_pattern
 
 logger = logging.getLogger(__name__)
 
@@ -184,6 +184,7 @@ def finish(sync: Synchronization, token: str, result: Result) -> str:
         **_released(now),
         "last_processed_at": now,
         "error_message": "",
+        "error_pattern": "",
         "error_detail": "",
         "error_at": None,
         "attempts": 0,
@@ -228,6 +229,7 @@ def fail_permanent(sync: Synchronization, token: str, exc: SyncError) -> str:
     updated = _claimed(sync, token).update(
         status=SyncStatus.ERROR,
         error_message=exc.message,
+        error_pattern=error_pattern(exc.message),
         error_detail=exc.detail,
         error_at=now,
         last_processed_at=now,
