@@ -69,19 +69,24 @@ def metrics_page(request: HttpRequest) -> HttpResponse:
 
 
 @method_decorator(require_safe, name="dispatch")
-class DailyChartData(PermissionRequiredMixin, BaseLineChartView):
-    """Bar chart data: one label per day, datasets Total and Created."""
+class ChartData(PermissionRequiredMixin):
+    """What both chart views share: the permission, and the period's hours."""
 
     permission_required = VIEW_PERMISSION
     raise_exception = True
 
     def get(self, request, *args, **kwargs):
-        wanted = MetricsRequest(request)
-        self.series = queries.daily(queries.hourly(wanted.period, wanted.mapping_id), wanted.period)
+        self.wanted = MetricsRequest(request)
+        self.hours = queries.hourly(self.wanted.period, self.wanted.mapping_id)
         return super().get(request, *args, **kwargs)
+
+
+class DailyChartData(ChartData, BaseLineChartView):
+    """Bar chart data: one label per day, datasets Total and Created."""
 
     def get_context_data(self, **kwargs):
         # Only the chart's data: not the view or URL arguments TemplateView would add.
+        self.series = queries.daily(self.hours, self.wanted.period)
         return {"labels": self.get_labels(), "datasets": self.get_datasets()}
 
     def get_labels(self):
@@ -97,23 +102,16 @@ class DailyChartData(PermissionRequiredMixin, BaseLineChartView):
         return [[counts.total for _, counts in self.series], [counts.created for _, counts in self.series]]
 
 
-@method_decorator(require_safe, name="dispatch")
-class GroupedChartData(PermissionRequiredMixin, JSONView):
+class GroupedChartData(ChartData, JSONView):
     """Bubble chart data: x = hour of day, y = ISO weekday, v = count, per dataset."""
 
-    permission_required = VIEW_PERMISSION
-    raise_exception = True
-
-    def get(self, request, *args, **kwargs):
-        wanted = MetricsRequest(request)
-        self.cells = queries.grouped(queries.hourly(wanted.period, wanted.mapping_id))
-        return super().get(request, *args, **kwargs)
-
     def get_context_data(self, **kwargs):
+        cells = queries.grouped(self.hours)
+
         def points(measure):
             return [
                 {"x": hour, "y": weekday, "v": value}
-                for (weekday, hour), counts in sorted(self.cells.items())
+                for (weekday, hour), counts in sorted(cells.items())
                 if (value := measure(counts))
             ]
 

@@ -111,3 +111,8 @@ def test_the_numbers_come_from_a_few_queries(viewer_client, data, django_assert_
 def test_metrics_need_a_login_and_a_role(client, outsider, client_as, data):
     assert client.get("/sync/metrics/daily.json").status_code == 302
     assert client_as(outsider).get("/sync/metrics/daily.json").status_code == 403
+
+
+@pytest.mark.parametrize("url", ["/sync/metrics/", "/sync/metrics/daily.json", "/sync/metrics/grouped.json"])
+def test_metrics_answer_get_only(viewer_client, url):
+    assert viewer_client.post(url).status_code == 405
