@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 
 MAX_DAYS = 3 * 366  # "over 3 years" is refused
+EARLIEST, LATEST = date(1970, 1, 1), date(9000, 12, 31)  # dates outside are refused
 DEFAULT_DAYS = 31
 PRESETS = (7, 31, 90)
 
@@ -74,10 +75,14 @@ def _date(raw: str | None, label: str, problems: list[str]) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         problems.append(f"The {label} {raw!r} is not a date that exists (YYYY-MM-DD); showing the default period.")
         return None
+    if not EARLIEST <= day <= LATEST:
+        problems.append(f"The {label} {raw!r} is outside {EARLIEST.year}–{LATEST.year}; showing the default period.")
+        return None
+    return day
 
 
 def _days(raw: str | None, problems: list[str]) -> int | None:

@@ -38,7 +38,7 @@ class LogFilter(ForgivingFilterSet):
     mapping = django_filters.ModelChoiceFilter(
         queryset=Mapping.objects.all(), empty_label="All mappings", label="mapping"
     )
-    sync = django_filters.NumberFilter(field_name="sync_id", label="sync")
+    sync = django_filters.NumberFilter(field_name="sync_id", label="sync", min_value=1, max_value=2**63 - 1)
     since = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte", label="since")
     until = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt", label="until")
     q = django_filters.CharFilter(method="search", label="search")

@@ -22,12 +22,14 @@ from synchronizations.tables import SyncTable
 
 PER_PAGE = 50
 LOG_PER_PAGE = 50
+MAX_PAGE = 1_000_000
+MAX_ID = 2**63 - 1  # the largest id a database column holds
 FILTER_FIELDS = ("status", "mapping", "q", "pattern")
 
 
 def _page_number(request: HttpRequest, problems: list[str]) -> int:
     raw = request.GET.get("page", "1")
-    if raw.isdigit() and int(raw) >= 1:
+    if raw.isdigit() and 1 <= int(raw) <= MAX_PAGE:
         return int(raw)
     problems.append(f"The page {raw!r} was ignored: it is not a page number. Showing page 1.")
     return 1
@@ -106,8 +108,9 @@ def sync_actions(request: HttpRequest) -> HttpResponse:
         selection = operations.select_matching(filterset.qs, {k: v for k, v in data.items() if v})
     else:
         raw = request.POST.getlist("ids")
-        selection = operations.select_ids(int(value) for value in raw if value.isdigit())
-        selection.unknown += [value for value in raw if not value.isdigit()]  # reported, never acted on
+        valid = [value for value in raw if value.isdigit() and int(value) <= MAX_ID]
+        selection = operations.select_ids(int(value) for value in valid)
+        selection.unknown += [value for value in raw if value not in valid]  # reported, never acted on
     label = Operation.Action(action).label if action in Operation.Action.values else action
     needs_confirmation = request.POST.get("select_all") == "1" or len(selection.ids) > operations.CONFIRM_ABOVE
     if needs_confirmation and request.POST.get("confirmed") != "1":
@@ -218,8 +221,11 @@ def _log_cursor(raw: str, problems: list[str]):
     if not raw:
         return None
     moment_text, _, pk_text = raw.rpartition("|")
-    moment = parse_datetime(moment_text) if moment_text else None
-    if moment is None or not pk_text.isdigit():
+    try:
+        moment = parse_datetime(moment_text) if moment_text else None
+    except ValueError:  # well formed, but no such time (a 25th hour, an offset of 99 h)
+        moment = None
+    if moment is None or moment.tzinfo is None or not pk_text.isdigit() or int(pk_text) > MAX_ID:
         problems.append(f"The page position {raw!r} was ignored: it is not one this page made. Showing the newest.")
         return None
     return moment, int(pk_text)
