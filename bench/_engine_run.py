@@ -11,6 +11,7 @@ django.setup()
 from django.db.models import Count  # noqa: E402
 
 from synchronizations.connectors import connector_for  # noqa: E402
+from synchronizations.demo import FIELD_MAP  # noqa: E402
 from synchronizations.engine import detect, process  # noqa: E402
 from synchronizations.models import (  # noqa: E402
     Mapping,
@@ -21,17 +22,6 @@ from synchronizations.models import (  # noqa: E402
     SyncStatus,
 )
 from synchronizations.tasks import process_sync  # noqa: E402
-
-FIELD_MAP = [
-    {"left": "title", "right": "title", "direction": "both"},
-    {"left": "status", "right": "status", "direction": "both", "values": {"Open": "New", "Done": "Closed"}},
-    {
-        "left": "priority",
-        "right": "severity",
-        "direction": "left_to_right",
-        "values": {"High": "Major", "Low": "Minor"},
-    },
-]
 
 
 def setup(name: str, count: int) -> Mapping:

@@ -53,7 +53,3 @@ class HourlyRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H:00} mapping {self.mapping_id}: {self.created}+{self.updated}"
-
-    @property
-    def total(self) -> int:
-        return self.created + self.updated

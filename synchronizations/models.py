@@ -103,6 +103,23 @@ class SyncStatus(models.TextChoices):
     ERROR = "error", "Error"
     IGNORED = "ignored", "Ignored"
 
+    @classmethod
+    def tally(cls, counts: dict[str, int]) -> list[dict]:
+        """Every status in order, with its count from ``counts`` (0 if absent)."""
+        return [{"value": value, "label": label, "count": counts.get(value, 0)} for value, label in cls.choices]
+
+
+class SynchronizationQuerySet(models.QuerySet):
+    def status_counts(self) -> dict[str, int]:
+        """How many syncs of this queryset are in each status (one GROUP BY)."""
+        return dict(self.order_by().values_list("status").annotate(n=models.Count("pk")))
+
+    def status_counts_by_mapping(self) -> dict[int, dict[str, int]]:
+        counts: dict[int, dict[str, int]] = {}
+        for mapping_id, status, n in self.order_by().values_list("mapping_id", "status").annotate(n=models.Count("pk")):
+            counts.setdefault(mapping_id, {})[status] = n
+        return counts
+
 
 class Synchronization(models.Model):
     """One pair of linked artifacts and the state of keeping them in sync."""
@@ -142,6 +159,8 @@ class Synchronization(models.Model):
     right_fingerprint = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SynchronizationQuerySet.as_manager()
 
     class Meta:
         permissions = [("run_sync_actions", "Can retry syncs and clear their errors")]

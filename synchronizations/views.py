@@ -5,7 +5,7 @@ Views parse input, call one function (the filters, operations.py), and render.""
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import EmptyPage, Paginator
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,6 +16,7 @@ from django_tables2 import LazyPaginator, RequestConfig
 
 from accounts.roles import RUN_ACTIONS_PERMISSION, VIEW_PERMISSION, can_run_actions
 from synchronizations import operations
+from synchronizations.engine import fieldmap
 from synchronizations.filters import LogFilter, SyncFilter
 from synchronizations.models import LogEntry, Mapping, Operation, Synchronization, SyncStatus
 from synchronizations.tables import SyncTable
@@ -40,7 +41,7 @@ def _page_number(request: HttpRequest, problems: list[str]) -> int:
 def sync_list(request: HttpRequest) -> HttpResponse:
     filterset = SyncFilter(request.GET, queryset=Synchronization.objects.select_related("mapping"))
     problems = filterset.problems()
-    counts = dict(filterset.filter_ignoring("status").order_by().values_list("status").annotate(n=Count("pk")))
+    counts = filterset.filter_ignoring("status").status_counts()
     total = sum(counts.values())
     status = filterset.valid_data().get("status")
     can_act = can_run_actions(request.user)
@@ -53,13 +54,8 @@ def sync_list(request: HttpRequest) -> HttpResponse:
         problems.append(f"There is no page {page} of these results. Showing page 1.")
         table.paginate(paginator_class=LazyPaginator, per_page=PER_PAGE, page=1)
     status_links = [
-        {
-            "value": value,
-            "label": label,
-            "count": counts.get(value, 0) if value else total,
-            "active": value == (status or ""),
-        }
-        for value, label in [("", "All"), *SyncStatus.choices]
+        {**link, "active": link["value"] == (status or "")}
+        for link in [{"value": "", "label": "All", "count": total}, *SyncStatus.tally(counts)]
     ]
     return render(
         request,
@@ -149,16 +145,10 @@ def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required(VIEW_PERMISSION, raise_exception=True)
 @require_safe
 def mapping_list(request: HttpRequest) -> HttpResponse:
-    counts: dict[int, dict[str, int]] = {}
-    for mapping_id, status, n in (
-        Synchronization.objects.order_by().values_list("mapping_id", "status").annotate(n=Count("pk"))
-    ):
-        counts.setdefault(mapping_id, {})[status] = n
+    counts = Synchronization.objects.status_counts_by_mapping()
     mappings = list(Mapping.objects.select_related("left", "right"))
     for mapping in mappings:
-        mapping.counts = [
-            (value, label, counts.get(mapping.pk, {}).get(value, 0)) for value, label in SyncStatus.choices
-        ]
+        mapping.counts = SyncStatus.tally(counts.get(mapping.pk, {}))
     return render(request, "synchronizations/mapping_list.html", {"mappings": mappings, "statuses": SyncStatus.choices})
 
 
@@ -166,28 +156,13 @@ def mapping_list(request: HttpRequest) -> HttpResponse:
 @require_safe
 def mapping_detail(request: HttpRequest, pk: int) -> HttpResponse:
     mapping = get_object_or_404(Mapping.objects.select_related("left", "right"), pk=pk)
-    counts = dict(
-        Synchronization.objects.filter(mapping=mapping).order_by().values_list("status").annotate(n=Count("pk"))
-    )
-    arrows = {"both": "↔", "left_to_right": "→", "right_to_left": "←"}
-    rules = [
-        {
-            "left": rule.get("left"),
-            "right": rule.get("right"),
-            "arrow": arrows.get(rule.get("direction", "both"), "?"),
-            "values": sorted((rule.get("values") or {}).items()),
-            "default": rule.get("default"),
-        }
-        for rule in (mapping.field_map if isinstance(mapping.field_map, list) else [])
-        if isinstance(rule, dict)
-    ]
     return render(
         request,
         "synchronizations/mapping_detail.html",
         {
             "mapping": mapping,
-            "rules": rules,
-            "counts": [(value, label, counts.get(value, 0)) for value, label in SyncStatus.choices],
+            "rules": fieldmap.describe(mapping.field_map),
+            "counts": SyncStatus.tally(Synchronization.objects.filter(mapping=mapping).status_counts()),
             "can_edit": request.user.is_staff and request.user.has_perm("synchronizations.change_mapping"),
         },
     )

@@ -18,8 +18,7 @@ QUEUE = "celery"  # Celery's default queue: a Redis list of waiting messages
 
 
 def status_counts() -> list[dict]:
-    counts = dict(Synchronization.objects.order_by().values_list("status").annotate(n=Count("pk")))
-    return [{"value": value, "label": label, "count": counts.get(value, 0)} for value, label in SyncStatus.choices]
+    return SyncStatus.tally(Synchronization.objects.status_counts())
 
 
 def errors_since(hours: int = 24) -> int:

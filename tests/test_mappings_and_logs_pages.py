@@ -38,7 +38,7 @@ def test_mappings_list_their_repositories_state_counts_and_last_detection(client
     assertContains(response, f'href="/sync/syncs/?mapping={web.pk}&status=error"')
     assertContains(response, "failed: Connection to")
     mapping = response.context["mappings"][0]
-    assert [(value, count) for value, _, count in mapping.counts] == [
+    assert [(status["value"], status["count"]) for status in mapping.counts] == [
         ("ok", 1), ("pending", 0), ("processing", 0), ("error", 1), ("ignored", 0)
     ]  # fmt: skip
 

@@ -1,6 +1,6 @@
 """The Metrics page, its chart JSON and the CSV, for a small known data set."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pytest_django.asserts import assertContains
@@ -116,3 +116,13 @@ def test_metrics_need_a_login_and_a_role(client, outsider, client_as, data):
 @pytest.mark.parametrize("url", ["/sync/metrics/", "/sync/metrics/daily.json", "/sync/metrics/grouped.json"])
 def test_metrics_answer_get_only(viewer_client, url):
     assert viewer_client.post(url).status_code == 405
+
+
+def test_presets_offer_the_last_7_31_and_90_days(viewer_client, data):
+    from django.utils import timezone
+
+    response = viewer_client.get("/sync/metrics/", {"mapping": data["a"].pk})
+    today = timezone.localdate()
+    for days in (7, 31, 90):
+        start = today - timedelta(days=days - 1)
+        assertContains(response, f'href="?start={start:%Y-%m-%d}&days={days}&mapping={data["a"].pk}">{days} days</a>')

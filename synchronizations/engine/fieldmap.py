@@ -79,6 +79,27 @@ def _rules(field_map: list[dict], source_side: str) -> list[Rule]:
     return rules
 
 
+ARROWS = {"both": ("↔", "both ways"), "left_to_right": ("→", "left to right"), "right_to_left": ("←", "right to left")}
+
+
+def describe(field_map: Any) -> list[dict]:
+    """The rules in a form a person reads: fields, an arrow, the value pairs."""
+    if not isinstance(field_map, list):
+        return []
+    return [
+        {
+            "left": rule.get("left"),
+            "right": rule.get("right"),
+            "arrow": ARROWS.get(rule.get("direction", "both"), ("?", "unknown direction"))[0],
+            "direction": ARROWS.get(rule.get("direction", "both"), ("?", "unknown direction"))[1],
+            "values": sorted((rule.get("values") or {}).items()),
+            "default": rule.get("default"),
+        }
+        for rule in field_map
+        if isinstance(rule, dict)
+    ]
+
+
 def relevant_fields(field_map: list[dict], side: str) -> list[str]:
     """The fields of ``side`` that the field map reads or writes."""
     return sorted({rule[side] for rule in field_map})
