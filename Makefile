@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format venv clean
+.PHONY: run test lint format venv clean bench
+SCALE ?= small
 
 venv: $(VENV)/.installed
 
@@ -25,6 +26,11 @@ run: venv
 test: venv
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## The benchmarks of BENCH.md at SCALE=small|large, on SQLite (or DATABASE_URL).
+bench: venv
+	$(BIN)/python manage.py collectstatic --noinput --verbosity=0
+	$(BIN)/python bench/run.py --scale $(SCALE) $(BENCH_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

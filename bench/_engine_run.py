@@ -8,6 +8,7 @@ import django
 
 django.setup()
 
+from django.db import transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
 
 from synchronizations.connectors import connector_for  # noqa: E402
@@ -21,7 +22,6 @@ from synchronizations.models import (  # noqa: E402
     Synchronization,
     SyncStatus,
 )
-from synchronizations.tasks import process_sync  # noqa: E402
 
 
 def setup(name: str, count: int) -> Mapping:
@@ -62,8 +62,8 @@ def main(count: int) -> None:
     mapping = setup("B", count)
     ids = list(Synchronization.objects.filter(mapping=mapping).values_list("pk", flat=True))
     started = time.perf_counter()
-    for pk in ids:
-        process_sync.delay(pk)
+    with transaction.atomic():  # queued as detection queues them: in jobs of QUEUE_BATCH syncs
+        process.queue_on_commit(ids)
     wait_all_ok(mapping, count)
     one_worker = count / (time.perf_counter() - started)
     print(json.dumps({"in_process": in_process, "one_worker": one_worker}))

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,13 +33,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run_once(syncs: int) -> dict:
+def run_once(syncs: int, database_url: str = "") -> dict:
+    """One run on a fresh database: a new SQLite file, or ``database_url`` (a new, empty one)."""
     workdir = Path(tempfile.mkdtemp(prefix="syncweb-bench-"))
     port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "syncweb.settings",
-        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+        "DATABASE_URL": database_url or f"sqlite:///{workdir / 'bench.sqlite3'}",
         "REDIS_URL": f"redis://127.0.0.1:{port}/0",
         "SYNCWEB_VAR_DIR": str(workdir),
         "SECRET_KEY": "bench-secret-key-" + "x" * 40,
@@ -72,6 +74,39 @@ def run_once(syncs: int) -> dict:
         redis.terminate()
         redis.wait()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def scratch_postgresql(url: str):
+    """A new database beside the one of ``url`` (dropped by the caller), or None if
+    the role may not create databases."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/')}_engine"
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error:
+        return None
+    return urlunsplit(parts._replace(path=f"/{name}")), name
+
+
+def measure_worker(syncs: int, runs: int = 1) -> dict:
+    """For bench/run.py: syncs/s of one worker process, on the database kind of the run."""
+    url = os.environ.get("DATABASE_URL", "")
+    scratch = scratch_postgresql(url) if url.startswith("postgres") else None
+    try:
+        rates = [run_once(syncs, scratch[0] if scratch else "")["one_worker"] for _ in range(runs)]
+    finally:
+        if scratch:
+            import psycopg
+
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{scratch[1]}"')
+    where = "PostgreSQL" if scratch else "SQLite"
+    note = f"{syncs} new artifacts carried over by one celery worker --pool=solo, fresh {where} database, real Redis"
+    return {"per_second": round(statistics.median(rates)), "note": note}
 
 
 def main() -> None:

@@ -3,7 +3,8 @@
 import django_filters
 from django.db.models import Q
 
-from synchronizations.models import LogEntry, Mapping, Synchronization, SyncStatus
+from synchronizations import derived
+from synchronizations.models import LogEntry, Mapping, SyncCount, Synchronization, SyncStatus
 from syncweb.filters import ForgivingFilterSet
 
 
@@ -21,16 +22,31 @@ class SyncFilter(ForgivingFilterSet):
         fields = ["status", "mapping", "q", "pattern"]
 
     def search(self, queryset, name, value):
-        """Title, either artifact key, or the error message contains the text."""
+        """Title, either artifact key, or the error message contains the text
+        (case-insensitive), looked up in the search index of derived.py."""
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(
-            Q(title__icontains=value)
-            | Q(left_key__icontains=value)
-            | Q(right_key__icontains=value)
-            | Q(error_message__icontains=value)
-        )
+        found = derived.search(queryset, value)
+        if found is None:  # too short for the index: a scan
+            found = queryset.filter(
+                Q(title__icontains=value)
+                | Q(left_key__icontains=value)
+                | Q(right_key__icontains=value)
+                | Q(error_message__icontains=value)
+            )
+        return found
+
+    def status_counts(self) -> dict[str, int]:
+        """Syncs per status under every valid filter but the status one: read from
+        SyncCount when at most the mapping is chosen, else counted among the matches."""
+        others = {name: value for name, value in self.valid_data().items() if name != "status"}
+        if set(others) <= {"mapping"}:
+            counts = SyncCount.objects.all()
+            if "mapping" in others:
+                counts = counts.filter(mapping=others["mapping"])
+            return counts.by_status()
+        return self.filter_ignoring("status").status_counts()
 
 
 class LogFilter(ForgivingFilterSet):

@@ -6,7 +6,7 @@ import re
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -109,16 +109,30 @@ class SyncStatus(models.TextChoices):
         return [{"value": value, "label": label, "count": counts.get(value, 0)} for value, label in cls.choices]
 
 
+# The Syncs tab's default order: last processed first, never processed last.
+LAST_PROCESSED_DESC = F("last_processed_at").desc(nulls_last=True)
+
+
+class NullsOrderIndex(models.Index):
+    """An index whose DESC NULLS LAST columns match the Syncs tab's order on
+    PostgreSQL. SQLite puts NULLs last in DESC order by itself and refuses the
+    words in an index, so there the index is created without them."""
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor == "sqlite":
+            plain = [
+                models.OrderBy(e.expression, descending=e.descending) if isinstance(e, models.OrderBy) else e
+                for e in self.expressions
+            ]
+            return models.Index(*plain, name=self.name).create_sql(model, schema_editor, using=using, **kwargs)
+        return super().create_sql(model, schema_editor, using=using, **kwargs)
+
+
 class SynchronizationQuerySet(models.QuerySet):
     def status_counts(self) -> dict[str, int]:
-        """How many syncs of this queryset are in each status (one GROUP BY)."""
+        """How many syncs of this queryset are in each status (one GROUP BY). For all
+        syncs or one mapping's, SyncCount has the answer without scanning."""
         return dict(self.order_by().values_list("status").annotate(n=models.Count("pk")))
-
-    def status_counts_by_mapping(self) -> dict[int, dict[str, int]]:
-        counts: dict[int, dict[str, int]] = {}
-        for mapping_id, status, n in self.order_by().values_list("mapping_id", "status").annotate(n=models.Count("pk")):
-            counts.setdefault(mapping_id, {})[status] = n
-        return counts
 
 
 class Synchronization(models.Model):
@@ -126,7 +140,8 @@ class Synchronization(models.Model):
 
     Status = SyncStatus
 
-    mapping = models.ForeignKey(Mapping, on_delete=models.PROTECT, related_name="synchronizations")
+    # No index of its own: the (mapping, ...) indexes below start with it.
+    mapping = models.ForeignKey(Mapping, on_delete=models.PROTECT, related_name="synchronizations", db_index=False)
     left_key = models.CharField(max_length=100, blank=True)
     left_url = models.URLField(max_length=500, blank=True)
     right_key = models.CharField(max_length=100, blank=True, help_text="Empty until the counterpart is created.")
@@ -174,16 +189,28 @@ class Synchronization(models.Model):
             ),
         ]
         indexes = [
-            # Syncs tab: WHERE status = ? ORDER BY last_processed_at DESC (and the status counts).
-            models.Index(fields=["status", "-last_processed_at"], name="sync_status_processed"),
-            # Syncs tab with a mapping filter, per-mapping counts: WHERE mapping_id = ? AND status = ?.
-            models.Index(fields=["mapping", "status"], name="sync_mapping_status"),
-            # Dashboard: errors in the last 24 h, latest errors: WHERE error_at >= ? ORDER BY error_at DESC.
-            models.Index(fields=["-error_at"], name="sync_error_at"),
+            # Syncs tab, default order (last processed first, never processed last, id
+            # breaking ties), with no filter, a status, a mapping, or both. The id is in
+            # the index so that a deep page skips index entries only.
+            NullsOrderIndex(LAST_PROCESSED_DESC, F("id").desc(), name="sync_processed"),
+            NullsOrderIndex("status", LAST_PROCESSED_DESC, F("id").desc(), name="sync_status_processed"),
+            NullsOrderIndex(
+                "mapping",
+                "status",
+                LAST_PROCESSED_DESC,
+                F("id").desc(),
+                name="sync_mapping_status_processed",
+            ),
+            NullsOrderIndex("mapping", LAST_PROCESSED_DESC, F("id").desc(), name="sync_mapping_processed"),
+            # Dashboard: errors in the last 24 h, latest errors:
+            # WHERE status = 'error' AND error_at >= ? / ORDER BY error_at DESC.
+            models.Index(fields=["status", "-error_at"], name="sync_status_error_at"),
             # Engine: pending syncs whose retry time has come: WHERE status = 'pending' AND next_retry_at <= now.
             models.Index(fields=["status", "next_retry_at"], name="sync_status_next_retry"),
-            # Dashboard: the most frequent errors, GROUP BY error_pattern WHERE status = 'error'.
+            # Dashboard: the most frequent errors, GROUP BY error_pattern WHERE status = 'error';
+            # the Syncs tab's pattern filter (its counts by status: error_pattern first).
             models.Index(fields=["status", "error_pattern"], name="sync_status_pattern"),
+            models.Index(fields=["error_pattern", "status"], name="sync_pattern_status"),
         ]
 
     def __str__(self) -> str:
@@ -192,6 +219,38 @@ class Synchronization(models.Model):
     def save(self, *args, **kwargs):
         self.error_pattern = error_pattern(self.error_message) if self.error_message else ""
         super().save(*args, **kwargs)
+
+
+class SyncCountQuerySet(models.QuerySet):
+    def by_status(self) -> dict[str, int]:
+        return {status: n for status, n in self.values_list("status").annotate(n=models.Sum("n")) if n}
+
+    def by_mapping(self) -> dict[int, dict[str, int]]:
+        counts: dict[int, dict[str, int]] = {}
+        for mapping_id, status, n in self.values_list("mapping_id", "status", "n"):
+            if n:
+                counts.setdefault(mapping_id, {})[status] = n
+        return counts
+
+
+class SyncCount(models.Model):
+    """How many syncs a mapping has in a status. Kept exact by database triggers
+    (synchronizations/derived.py) on every write to Synchronization; never written
+    from Python except by derived.rebuild()."""
+
+    mapping = models.ForeignKey(
+        Mapping, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    status = models.CharField(max_length=12, choices=SyncStatus.choices)
+    n = models.BigIntegerField(default=0)
+
+    objects = SyncCountQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["mapping", "status"], name="synccount_mapping_status")]
+
+    def __str__(self) -> str:
+        return f"{self.mapping_id} {self.status}: {self.n}"
 
 
 class LogEntry(models.Model):
@@ -210,12 +269,15 @@ class LogEntry(models.Model):
     actor = models.CharField(
         max_length=150, blank=True, help_text="Who caused this: a username, or empty for the engine."
     )
+    # The foreign keys have no index of their own: the indexes below start with them.
     sync = models.ForeignKey(
-        Synchronization, null=True, blank=True, on_delete=models.SET_NULL, related_name="log_entries"
+        Synchronization, null=True, blank=True, on_delete=models.SET_NULL, related_name="log_entries", db_index=False
     )
-    mapping = models.ForeignKey(Mapping, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    mapping = models.ForeignKey(
+        Mapping, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     operation = models.ForeignKey(
-        "Operation", null=True, blank=True, on_delete=models.SET_NULL, related_name="log_entries"
+        "Operation", null=True, blank=True, on_delete=models.SET_NULL, related_name="log_entries", db_index=False
     )
 
     class Meta:
@@ -225,6 +287,10 @@ class LogEntry(models.Model):
             models.Index(fields=["sync", "-timestamp"], name="log_sync_time"),
             # Logs tab: ORDER BY timestamp DESC, id DESC, pages by (timestamp, id) < cursor.
             models.Index(fields=["-timestamp", "-id"], name="log_time"),
+            # Logs tab filtered by mapping, the same order.
+            models.Index(fields=["mapping", "-timestamp", "-id"], name="log_mapping_time"),
+            # An operation's entries (few of the millions have one, so only those are indexed).
+            models.Index(fields=["operation"], condition=Q(operation__isnull=False), name="log_operation"),
         ]
 
     def __str__(self) -> str:

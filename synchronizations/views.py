@@ -12,14 +12,14 @@ from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
-from django_tables2 import LazyPaginator, RequestConfig
+from django_tables2 import RequestConfig
 
 from accounts.roles import RUN_ACTIONS_PERMISSION, VIEW_PERMISSION, can_run_actions
 from synchronizations import operations
 from synchronizations.engine import fieldmap
 from synchronizations.filters import LogFilter, SyncFilter
-from synchronizations.models import LogEntry, Mapping, Operation, Synchronization, SyncStatus
-from synchronizations.tables import SyncTable
+from synchronizations.models import LogEntry, Mapping, Operation, SyncCount, Synchronization, SyncStatus
+from synchronizations.tables import IdsFirstPaginator, SyncTable
 
 PER_PAGE = 50
 LOG_PER_PAGE = 50
@@ -41,7 +41,7 @@ def _page_number(request: HttpRequest, problems: list[str]) -> int:
 def sync_list(request: HttpRequest) -> HttpResponse:
     filterset = SyncFilter(request.GET, queryset=Synchronization.objects.select_related("mapping"))
     problems = filterset.problems()
-    counts = filterset.filter_ignoring("status").status_counts()
+    counts = filterset.status_counts()
     total = sum(counts.values())
     status = filterset.valid_data().get("status")
     can_act = can_run_actions(request.user)
@@ -49,10 +49,10 @@ def sync_list(request: HttpRequest) -> HttpResponse:
     RequestConfig(request, paginate=False).configure(table)  # sorting from the URL
     page = _page_number(request, problems)
     try:
-        table.paginate(paginator_class=LazyPaginator, per_page=PER_PAGE, page=page)
+        table.paginate(paginator_class=IdsFirstPaginator, per_page=PER_PAGE, page=page)
     except EmptyPage:
         problems.append(f"There is no page {page} of these results. Showing page 1.")
-        table.paginate(paginator_class=LazyPaginator, per_page=PER_PAGE, page=1)
+        table.paginate(paginator_class=IdsFirstPaginator, per_page=PER_PAGE, page=1)
     status_links = [
         {**link, "active": link["value"] == (status or "")}
         for link in [{"value": "", "label": "All", "count": total}, *SyncStatus.tally(counts)]
@@ -145,7 +145,7 @@ def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required(VIEW_PERMISSION, raise_exception=True)
 @require_safe
 def mapping_list(request: HttpRequest) -> HttpResponse:
-    counts = Synchronization.objects.status_counts_by_mapping()
+    counts = SyncCount.objects.by_mapping()
     mappings = list(Mapping.objects.select_related("left", "right"))
     for mapping in mappings:
         mapping.counts = SyncStatus.tally(counts.get(mapping.pk, {}))
@@ -162,7 +162,7 @@ def mapping_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "mapping": mapping,
             "rules": fieldmap.describe(mapping.field_map),
-            "counts": SyncStatus.tally(Synchronization.objects.filter(mapping=mapping).status_counts()),
+            "counts": SyncStatus.tally(SyncCount.objects.filter(mapping=mapping).by_status()),
             "can_edit": request.user.is_staff and request.user.has_perm("synchronizations.change_mapping"),
         },
     )

@@ -5,12 +5,12 @@ seconds, so the page never waits on a dead Redis."""
 from datetime import timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from redis import RedisError
 
 from metrics.models import SyncEvent
-from synchronizations.models import Mapping, Operation, Synchronization, SyncStatus
+from synchronizations.models import Mapping, Operation, SyncCount, Synchronization, SyncStatus
 from syncweb.workers import alive_workers, redis_client
 
 BROKER_CACHE_SECONDS = 5
@@ -18,7 +18,7 @@ QUEUE = "celery"  # Celery's default queue: a Redis list of waiting messages
 
 
 def status_counts() -> list[dict]:
-    return SyncStatus.tally(Synchronization.objects.status_counts())
+    return SyncStatus.tally(SyncCount.objects.by_status())
 
 
 def errors_since(hours: int = 24) -> int:
@@ -60,14 +60,7 @@ def latest_operations(limit: int = 6):
 
 
 def mappings_in_trouble() -> list[dict]:
-    rows = (
-        Synchronization.objects.filter(status=SyncStatus.ERROR)
-        .order_by()
-        .values("mapping_id")
-        .annotate(n=Count("pk"))
-        .order_by("-n")
-    )
-    counts = {row["mapping_id"]: row["n"] for row in rows}
+    counts = dict(SyncCount.objects.filter(status=SyncStatus.ERROR, n__gt=0).values_list("mapping_id", "n"))
     troubled = Mapping.objects.filter(Q(pk__in=counts) | ~Q(last_detection_error="")).values_list(
         "pk", "name", "last_detection_error"
     )
@@ -91,5 +84,5 @@ def queue_and_workers() -> dict:
         except RedisError as exc:
             state = {"waiting": None, "workers": None, "error": f"Redis does not answer ({exc})"}
         cache.set("dashboard:broker", state, BROKER_CACHE_SECONDS)
-    pending = Synchronization.objects.filter(status=SyncStatus.PENDING).count()
+    pending = SyncCount.objects.filter(status=SyncStatus.PENDING).aggregate(n=Sum("n"))["n"] or 0
     return {**state, "pending": pending}

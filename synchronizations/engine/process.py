@@ -38,12 +38,13 @@ def backoff(attempt: int) -> timedelta:
 
 def claim(sync_id: int, token: str) -> bool:
     """pending -> processing, for one job only. The same job delivered again (its
-    worker died) may take its own claim back."""
+    worker died) may take its own claim back. The syncs of a disabled mapping are
+    not claimed: they stay pending until it is enabled again (the reaper queues them)."""
     now = timezone.now()
     due = Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now)
     claimable = Q(status=SyncStatus.PENDING) & due | Q(status=SyncStatus.PROCESSING, claimed_by=token)
     return bool(
-        Synchronization.objects.filter(claimable, pk=sync_id).update(
+        Synchronization.objects.filter(claimable, pk=sync_id, mapping__enabled=True).update(
             status=SyncStatus.PROCESSING, claimed_by=token, processing_started_at=now, next_retry_at=None
         )
     )
@@ -250,14 +251,28 @@ def _write_log(sync: Synchronization, messages: list[tuple[str, str]], now, deta
     )
 
 
+# Syncs per job when many are queued at once (a Retry of 100,000 is 1,000 jobs, not
+# 100,000 messages); one job processes them one after the other.
+QUEUE_BATCH = 100
+
+
 def queue_on_commit(sync_ids: list[int]) -> None:
-    """Queues processing of the syncs once the current transaction commits. If the
-    broker is unreachable then, the failure is logged and the syncs stay pending:
-    the reaper queues them again after SYNCWEB_PROCESSING_TIMEOUT."""
-    from synchronizations.tasks import process_sync as task
+    """Queues processing of the syncs once the current transaction commits, in jobs
+    of up to QUEUE_BATCH syncs. If the broker is unreachable then, the failure is
+    logged and the syncs stay pending: the reaper queues them again after
+    SYNCWEB_PROCESSING_TIMEOUT."""
+    from synchronizations.tasks import process_sync, process_syncs
+
+    def send() -> None:
+        for start in range(0, len(sync_ids), QUEUE_BATCH):
+            batch = sync_ids[start : start + QUEUE_BATCH]
+            if len(batch) == 1:
+                process_sync.delay(batch[0])
+            else:
+                process_syncs.delay(batch)
 
     if sync_ids:
-        transaction.on_commit(lambda: [task.delay(sync_id) for sync_id in sync_ids], robust=True)
+        transaction.on_commit(send, robust=True)
 
 
 def reap_stuck(timeout: timedelta | None = None) -> int:

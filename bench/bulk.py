@@ -1,0 +1,121 @@
+"""The bulk scenario: "Select all matching" Retry over every sync in error (100,000
+at large scale), POSTed by an operator; then one real Celery worker (one process,
+the real Redis of the run) applies the Operation. Timed: the POST, and from the
+POST to the Operation finished.
+
+The data set is put back afterwards (status, error and retry count; the times of
+the update stay): the syncs put into error for the scenario go back to OK, the
+others back to error, and the Operation with its log entries goes. The bench
+mappings are disabled, so the worker leaves the retried syncs pending (a disabled
+mapping's syncs are not processed).
+"""
+
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.test import Client
+from django.utils import timezone
+
+from bench.scenarios import QueryCounter, clients
+from synchronizations.models import LogEntry, Operation, Synchronization, SyncStatus, error_pattern
+from synchronizations.tasks import probe, probe_answer
+
+SIZES = {"small": 1_000, "large": 100_000}
+WORKER_LOG = Path(settings.VAR_DIR) / "bench-worker.log"
+EXTRA_MESSAGE = "Connection timed out after 30 s"
+
+
+def _top_up(size: int) -> list[int]:
+    """Puts OK syncs into error until ``size`` are; returns their ids."""
+    missing = size - Synchronization.objects.filter(status=SyncStatus.ERROR).count()
+    if missing <= 0:
+        return []
+    ids = list(
+        Synchronization.objects.filter(status=SyncStatus.OK).order_by("pk").values_list("pk", flat=True)[:missing]
+    )
+    now = timezone.now()
+    for start in range(0, len(ids), 10_000):
+        Synchronization.objects.filter(pk__in=ids[start : start + 10_000]).update(
+            status=SyncStatus.ERROR, error_message=EXTRA_MESSAGE, error_pattern=error_pattern(EXTRA_MESSAGE),
+            error_at=now,
+        )  # fmt: skip
+    return ids
+
+
+def _put_back(operation: Operation | None, extra: list[int]) -> None:
+    with transaction.atomic():
+        if operation is not None:
+            ids = operation.sync_ids or []
+            for start in range(0, len(ids), 10_000):
+                Synchronization.objects.filter(pk__in=ids[start : start + 10_000]).update(
+                    status=SyncStatus.ERROR, retry_count=F("retry_count") - 1
+                )
+            LogEntry.objects.filter(operation=operation).delete()
+            operation.delete()
+        for start in range(0, len(extra), 10_000):
+            Synchronization.objects.filter(pk__in=extra[start : start + 10_000]).update(
+                status=SyncStatus.OK, error_message="", error_pattern="", error_at=None
+            )
+
+
+def _start_worker() -> subprocess.Popen:
+    log = WORKER_LOG.open("w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "syncweb", "worker", "--pool=solo", "--concurrency=1",
+         "--loglevel=WARNING", "--without-mingle", "--without-gossip"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    token = uuid.uuid4().hex
+    probe.delay(token)
+    deadline = time.monotonic() + 60
+    while probe_answer(token) is None:
+        if worker.poll() is not None or time.monotonic() > deadline:
+            worker.kill()
+            raise RuntimeError(f"the Celery worker did not start; see {WORKER_LOG}")
+        time.sleep(0.1)
+    return worker
+
+
+def run_bulk(scale: str) -> dict:
+    size = SIZES[scale]
+    client: Client = clients()["operator"]
+    extra = _top_up(size)
+    operation = None
+    worker = _start_worker()
+    try:
+        form = {"action": "retry", "select_all": "1", "status": "error", "confirmed": "1"}
+        queries = QueryCounter()
+        with connection.execute_wrapper(queries):
+            began = time.perf_counter()
+            response = client.post("/sync/syncs/actions/", form)
+            post_ms = (time.perf_counter() - began) * 1000
+        if response.status_code != 302:
+            raise RuntimeError(f"the POST answered {response.status_code}")
+        operation = Operation.objects.order_by("-pk").first()
+        while operation.is_active:
+            time.sleep(0.02)
+            operation.refresh_from_db()
+        done_ms = (time.perf_counter() - began) * 1000
+        if operation.state != Operation.State.FINISHED:
+            raise RuntimeError(f"the operation ended {operation.state}: {operation.error}")
+        result = {
+            "syncs": operation.total,
+            "retried": operation.done,
+            "post_ms": round(post_ms, 1),
+            "post_queries": len(queries),
+            "done_ms": round(done_ms, 1),
+        }
+    finally:
+        worker.kill()
+        worker.wait()
+        _put_back(operation, extra)
+    from syncweb.workers import redis_client
+
+    redis_client().flushdb()  # the processing jobs the retry queued
+    return result

@@ -1,0 +1,141 @@
+"""Turns the measurements into the scenarios of BENCH.md (target, figure, met) and a
+table; a missed target carries its reason in ``note`` (from MISSED)."""
+
+# Why a target is missed, where the reason is known and written down (README "Benchmarks").
+MISSED: dict[str, str] = {}
+
+ADMIN_PAIRS = [
+    ("syncs_error_page1", "admin_syncs_error_page1"),
+    ("syncs_mapping_status", "admin_syncs_mapping_status"),
+    ("syncs_search", "admin_syncs_search"),
+]
+DEEP_RATIO = 1.5
+ADMIN_RATIO = 10
+MEMORY_MB = 200
+GENERATION_S = 180
+BULK_POST_MS = 200
+BULK_DONE_MS = 10_000
+ENGINE_PER_S = 500
+
+
+def _met(name: str, met: bool, entry: dict) -> dict:
+    entry["met"] = met
+    if not met and name in MISSED:
+        entry["note"] = (entry.get("note", "") + "; " if entry.get("note") else "") + MISSED[name]
+    return entry
+
+
+def scenarios(scale: str, meta: dict, pages: dict, bulk: dict | None, engine: dict | None) -> list[dict]:
+    by_name = {page["name"]: page for page in pages["pages"]}
+    out = []
+    for page in pages["pages"]:
+        entry = {key: page[key] for key in ("name", "p50_ms", "p95_ms", "queries")}
+        if page["note"]:
+            entry["note"] = page["note"]
+        if page["target_ms"] is not None:
+            entry.update(target_ms=page["target_ms"], stat=page["stat"])
+            out.append(_met(page["name"], page["p95_ms"] <= page["target_ms"], entry))
+        else:
+            out.append(entry)
+    deep, first = by_name["syncs_deep_page"], by_name["syncs_all_page1"]
+    ratio = round(deep["p50_ms"] / first["p50_ms"], 2)
+    out.append(
+        _met(
+            "syncs_deep_page_ratio",
+            ratio <= DEEP_RATIO,
+            {
+                "name": "syncs_deep_page_ratio",
+                "target_ratio": DEEP_RATIO,
+                "stat": "median",
+                "ratio": ratio,
+                "note": "deep page / page 1, lower is better",
+            },
+        )
+    )
+    for ours, admin in ADMIN_PAIRS:
+        ratio = round(by_name[admin]["p50_ms"] / by_name[ours]["p50_ms"], 1)
+        name = f"admin_ratio_{ours}"
+        out.append(_met(name, ratio >= ADMIN_RATIO, {"name": name, "target_ratio": ADMIN_RATIO, "ratio": ratio}))
+    out.append(
+        _met(
+            "web_peak_memory",
+            pages["peak_memory_mb"] <= MEMORY_MB,
+            {"name": "web_peak_memory", "target_mb": MEMORY_MB, "mb": pages["peak_memory_mb"]},
+        )
+    )
+    seconds = meta["generated_seconds"]
+    entry = {"name": f"generate_{scale}", "target_s": GENERATION_S, "s": seconds}
+    if meta.get("reused"):
+        entry["note"] = f"data set generated on {meta['generated_at']}, reused"
+    out.append(_met(f"generate_{scale}", seconds <= GENERATION_S, entry))
+    if bulk:
+        size = f"{bulk['syncs']:,} syncs in error"
+        out.append(
+            _met(
+                "bulk_retry_post",
+                bulk["post_ms"] <= BULK_POST_MS,
+                {
+                    "name": "bulk_retry_post",
+                    "target_ms": BULK_POST_MS,
+                    "stat": "median",
+                    "p50_ms": bulk["post_ms"],
+                    "queries": bulk["post_queries"],
+                    "note": size,
+                },
+            )
+        )
+        out.append(
+            _met(
+                "bulk_retry_done",
+                bulk["done_ms"] <= BULK_DONE_MS,
+                {
+                    "name": "bulk_retry_done",
+                    "target_ms": BULK_DONE_MS,
+                    "stat": "median",
+                    "p50_ms": bulk["done_ms"],
+                    "note": f"{size}; one worker, real Redis",
+                },
+            )
+        )
+    if engine:
+        out.append(
+            _met(
+                "engine_syncs_per_second",
+                engine["per_second"] >= ENGINE_PER_S,
+                {
+                    "name": "engine_syncs_per_second",
+                    "target_per_s": ENGINE_PER_S,
+                    "per_s": engine["per_second"],
+                    "note": engine["note"],
+                },
+            )
+        )
+    return out
+
+
+def _figure(entry: dict) -> tuple[str, str]:
+    if "target_ms" in entry:
+        stat = entry.get("stat", "p95")
+        value = entry["p95_ms"] if stat == "p95" else entry["p50_ms"]
+        return f"{stat} ≤ {entry['target_ms']:g} ms", f"{value:g} ms"
+    if "target_ratio" in entry:
+        sign = "≤" if entry["name"].startswith("syncs_deep") else "≥"
+        return f"{sign} {entry['target_ratio']:g}×", f"{entry['ratio']:g}×"
+    if "target_mb" in entry:
+        return f"≤ {entry['target_mb']} MB", f"{entry['mb']:g} MB"
+    if "target_s" in entry:
+        return f"≤ {entry['target_s']} s", f"{entry['s']:g} s"
+    if "target_per_s" in entry:
+        return f"≥ {entry['target_per_s']} /s", f"{entry['per_s']:g} /s"
+    return "", f"p50 {entry['p50_ms']:g} / p95 {entry['p95_ms']:g} ms"
+
+
+def table(results: dict) -> str:
+    rows = [f"{'scenario':32} {'target':16} {'measured':22} {'queries':>7}  met"]
+    for entry in results["scenarios"]:
+        target, figure = _figure(entry)
+        met = "" if "met" not in entry else ("yes" if entry["met"] else "NO")
+        queries = entry.get("queries", "")
+        rows.append(f"{entry['name']:32} {target:16} {figure:22} {queries!s:>7}  {met}")
+    header = f"{results['scale']} on {results['database']}, {results['date']}, {results['machine']}"
+    return header + "\n" + "\n".join(rows)

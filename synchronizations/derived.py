@@ -1,0 +1,206 @@
+"""Tables and indexes the database keeps for the Syncs tab, so that a page never
+scans a million syncs:
+
+- ``synchronizations_synccount``: how many syncs each mapping has in each status,
+  kept exact by triggers on every INSERT, UPDATE and DELETE of a sync, whoever
+  makes it (the engine, an operation, the admin, a bulk UPDATE, a script in SQL).
+  The Syncs tab, the Dashboard and the Mappings pages read their counts from it.
+- the text search: on SQLite an FTS5 table with the trigram tokenizer (substring
+  matching, as LIKE '%text%' does, but from an index), kept by triggers; on
+  PostgreSQL a pg_trgm GIN index on the searched text.
+
+Triggers are database objects Django's migrations do not know about, and SQLite
+drops a table's triggers when a migration rebuilds the table. So ``install()``
+runs after every ``migrate`` (post_migrate) as well as in the migration: it
+creates what is missing and, if anything was missing, rebuilds the derived data.
+"""
+
+from django.db import connection as default_connection
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
+
+SYNC = "synchronizations_synchronization"
+COUNT = "synchronizations_synccount"
+FTS = "synchronizations_sync_search"
+SEARCHED = ("title", "left_key", "right_key", "error_message")
+
+
+# PostgreSQL: the searched text as one expression; the index and the query use it verbatim.
+def _pg_search_text(table: str = "") -> str:
+    prefix = f"{table}." if table else ""
+    return "upper(" + " || ' ' || ".join(prefix + column for column in SEARCHED) + ")"
+
+
+PG_SEARCH_INDEX = "sync_search_trgm"
+# Fewer characters than a trigram cannot use the search index (a LIKE scan instead).
+MIN_INDEXED_LENGTH = 3
+
+_SQLITE_COUNT_TRIGGERS = {
+    "sync_count_insert": f"""
+        CREATE TRIGGER sync_count_insert AFTER INSERT ON {SYNC} BEGIN
+            INSERT INTO {COUNT} (mapping_id, status, n) VALUES (NEW.mapping_id, NEW.status, 1)
+            ON CONFLICT (mapping_id, status) DO UPDATE SET n = n + 1;
+        END""",
+    "sync_count_delete": f"""
+        CREATE TRIGGER sync_count_delete AFTER DELETE ON {SYNC} BEGIN
+            UPDATE {COUNT} SET n = n - 1 WHERE mapping_id = OLD.mapping_id AND status = OLD.status;
+        END""",
+    "sync_count_update": f"""
+        CREATE TRIGGER sync_count_update AFTER UPDATE OF status, mapping_id ON {SYNC}
+        WHEN OLD.status IS NOT NEW.status OR OLD.mapping_id IS NOT NEW.mapping_id BEGIN
+            UPDATE {COUNT} SET n = n - 1 WHERE mapping_id = OLD.mapping_id AND status = OLD.status;
+            INSERT INTO {COUNT} (mapping_id, status, n) VALUES (NEW.mapping_id, NEW.status, 1)
+            ON CONFLICT (mapping_id, status) DO UPDATE SET n = n + 1;
+        END""",
+}
+_columns = ", ".join(SEARCHED)
+_new = ", ".join(f"NEW.{column}" for column in SEARCHED)
+_old = ", ".join(f"OLD.{column}" for column in SEARCHED)
+_changed = " OR ".join(f"OLD.{column} IS NOT NEW.{column}" for column in SEARCHED)
+_SQLITE_SEARCH_TRIGGERS = {
+    "sync_search_insert": f"""
+        CREATE TRIGGER sync_search_insert AFTER INSERT ON {SYNC} BEGIN
+            INSERT INTO {FTS} (rowid, {_columns}) VALUES (NEW.id, {_new});
+        END""",
+    "sync_search_delete": f"""
+        CREATE TRIGGER sync_search_delete AFTER DELETE ON {SYNC} BEGIN
+            INSERT INTO {FTS} ({FTS}, rowid, {_columns}) VALUES ('delete', OLD.id, {_old});
+        END""",
+    "sync_search_update": f"""
+        CREATE TRIGGER sync_search_update AFTER UPDATE ON {SYNC} WHEN {_changed} BEGIN
+            INSERT INTO {FTS} ({FTS}, rowid, {_columns}) VALUES ('delete', OLD.id, {_old});
+            INSERT INTO {FTS} (rowid, {_columns}) VALUES (NEW.id, {_new});
+        END""",
+}
+# PostgreSQL: statement-level triggers see all changed rows at once (transition
+# tables), so an UPDATE of 1,000 syncs makes one small upsert, in a fixed row order
+# (no deadlock between two workers).
+_PG_COUNT_FUNCTION = f"""
+    CREATE OR REPLACE FUNCTION sync_count_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'INSERT' THEN
+            INSERT INTO {COUNT} (mapping_id, status, n)
+            SELECT mapping_id, status, count(*) FROM new_rows GROUP BY 1, 2 ORDER BY 1, 2
+            ON CONFLICT (mapping_id, status) DO UPDATE SET n = {COUNT}.n + EXCLUDED.n;
+        ELSIF TG_OP = 'DELETE' THEN
+            INSERT INTO {COUNT} (mapping_id, status, n)
+            SELECT mapping_id, status, -count(*) FROM old_rows GROUP BY 1, 2 ORDER BY 1, 2
+            ON CONFLICT (mapping_id, status) DO UPDATE SET n = {COUNT}.n + EXCLUDED.n;
+        ELSE
+            INSERT INTO {COUNT} (mapping_id, status, n)
+            SELECT mapping_id, status, sum(delta) FROM (
+                SELECT mapping_id, status, -1 AS delta FROM old_rows
+                UNION ALL SELECT mapping_id, status, 1 FROM new_rows
+            ) changes GROUP BY 1, 2 HAVING sum(delta) <> 0 ORDER BY 1, 2
+            ON CONFLICT (mapping_id, status) DO UPDATE SET n = {COUNT}.n + EXCLUDED.n;
+        END IF;
+        RETURN NULL;
+    END $$"""
+_PG_COUNT_TRIGGERS = {
+    f"sync_count_{event.lower()}": f"""
+        CREATE TRIGGER sync_count_{event.lower()} AFTER {event} ON {SYNC}
+        REFERENCING {tables} FOR EACH STATEMENT EXECUTE FUNCTION sync_count_apply()"""
+    for event, tables in (
+        ("INSERT", "NEW TABLE AS new_rows"),
+        ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+        ("DELETE", "OLD TABLE AS old_rows"),
+    )
+}
+
+
+def install(connection=default_connection, *, force_rebuild: bool = False) -> bool:
+    """Creates the missing triggers, tables and indexes; rebuilds the derived data
+    when something was missing (or ``force_rebuild``). Returns whether it rebuilt."""
+    if COUNT not in connection.introspection.table_names():
+        return False  # before the migration that makes the table
+    with connection.cursor() as cursor:
+        missing = _install_sqlite(cursor) if connection.vendor == "sqlite" else _install_postgresql(cursor)
+        if missing or force_rebuild:
+            rebuild(connection)
+    return bool(missing) or force_rebuild
+
+
+def _install_sqlite(cursor) -> list[str]:
+    cursor.execute("SELECT name FROM sqlite_master WHERE type IN ('trigger', 'table')")
+    present = {row[0] for row in cursor.fetchall()}
+    missing = []
+    if FTS not in present:
+        cursor.execute(
+            f"CREATE VIRTUAL TABLE {FTS} USING fts5({_columns}, content='{SYNC}', content_rowid='id', "
+            "tokenize='trigram')"
+        )
+        missing.append(FTS)
+    for name, sql in {**_SQLITE_COUNT_TRIGGERS, **_SQLITE_SEARCH_TRIGGERS}.items():
+        if name not in present:
+            cursor.execute(sql)
+            missing.append(name)
+    return missing
+
+
+def _install_postgresql(cursor) -> list[str]:
+    cursor.execute("SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass", [SYNC])
+    present = {row[0] for row in cursor.fetchall()}
+    cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", [SYNC])
+    present |= {row[0] for row in cursor.fetchall()}
+    missing = []
+    cursor.execute(_PG_COUNT_FUNCTION)
+    for name, sql in _PG_COUNT_TRIGGERS.items():
+        if name not in present:
+            cursor.execute(sql)
+            missing.append(name)
+    if PG_SEARCH_INDEX not in present:
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        cursor.execute(f"CREATE INDEX {PG_SEARCH_INDEX} ON {SYNC} USING gin (({_pg_search_text()}) gin_trgm_ops)")
+        # Not data: nothing to rebuild for an index.
+    return missing
+
+
+def rebuild(connection=default_connection) -> None:
+    """Recounts every (mapping, status) and, on SQLite, refills the search table."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {COUNT}")
+        cursor.execute(
+            f"INSERT INTO {COUNT} (mapping_id, status, n) "
+            f"SELECT mapping_id, status, count(*) FROM {SYNC} GROUP BY mapping_id, status"
+        )
+        if connection.vendor == "sqlite":
+            cursor.execute(f"INSERT INTO {FTS} ({FTS}) VALUES ('rebuild')")
+
+
+def drop(connection=default_connection, *, keep_search_table: bool = False) -> None:
+    """Removes the triggers and the search table/index (the reverse of the migration;
+    a bulk load drops the triggers only, and calls install() afterwards)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            for name in {**_SQLITE_COUNT_TRIGGERS, **_SQLITE_SEARCH_TRIGGERS}:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+            if not keep_search_table:
+                cursor.execute(f"DROP TABLE IF EXISTS {FTS}")
+        else:
+            for name in _PG_COUNT_TRIGGERS:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON {SYNC}")
+            cursor.execute("DROP FUNCTION IF EXISTS sync_count_apply()")
+            if not keep_search_table:
+                cursor.execute(f"DROP INDEX IF EXISTS {PG_SEARCH_INDEX}")
+
+
+def search_condition(text: str, connection=default_connection) -> tuple[str, list] | None:
+    """SQL (and params) selecting the syncs whose title, keys or error message
+    contain ``text``, from the search index; None when ``text`` is too short for it."""
+    if len(text) < MIN_INDEXED_LENGTH:
+        return None
+    if connection.vendor == "sqlite":
+        phrase = '"' + text.replace('"', '""') + '"'
+        return f"{SYNC}.id IN (SELECT rowid FROM {FTS} WHERE {FTS} MATCH %s)", [phrase]
+    escaped = text.upper().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{_pg_search_text(SYNC)} LIKE %s", [f"%{escaped}%"]
+
+
+def search(queryset, text: str):
+    """``queryset`` narrowed to the syncs whose title, keys or error message contain
+    ``text`` (case-insensitive), from the index; None when ``text`` is too short for it."""
+    condition = search_condition(text)
+    if condition is None:
+        return None
+    sql, params = condition
+    return queryset.filter(RawSQL(sql, params, output_field=BooleanField()))  # noqa: S611  (text is a parameter)
