@@ -175,13 +175,17 @@ class Generator:
             self.rollup,
             self.create_indexes,
             self.finish,
+            self.vacuum,
         ):
             began = time.monotonic()
-            # Bulk loading: no foreign-key checks per row (SQLite: the pragma; PostgreSQL:
-            # replica mode, which needs a superuser, else the checks run and it is slower).
-            with connection.constraint_checks_disabled(), transaction.atomic():
-                self.bulk_mode()
+            if step == self.vacuum:
                 step()
+            else:
+                # Bulk loading: no foreign-key checks per row (SQLite: the pragma; PostgreSQL:
+                # replica mode, which needs a superuser, else the checks run and it is slower).
+                with connection.constraint_checks_disabled(), transaction.atomic():
+                    self.bulk_mode()
+                    step()
             steps[step.__name__] = round(time.monotonic() - began, 1)
         meta = {
             "scale": self.scale.name,
@@ -192,8 +196,8 @@ class Generator:
             "counts": asdict(self.scale),
         }
         Repository.objects.filter(name=MARKER).update(settings=meta)
-        if self.vendor == "sqlite":
-            with connection.cursor() as cursor:
+        with connection.cursor() as cursor:
+            if self.vendor == "sqlite":
                 cursor.execute("PRAGMA journal_mode = WAL")
         return meta
 
@@ -375,6 +379,14 @@ class Generator:
         with connection.cursor() as cursor:
             cursor.execute(sql)
 
+    def vacuum(self) -> None:
+        """PostgreSQL: statistics, and the visibility map that lets index-only scans
+        (a page's ids, the Metrics sums) skip the table, as autovacuum would set it
+        a while after a load. Outside a transaction, as VACUUM must be."""
+        if self.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE")
+
     def finish(self) -> None:
         derived.install(connection, force_rebuild=True)
         with connection.cursor() as cursor:
@@ -383,7 +395,6 @@ class Generator:
                 models = [Repository, Mapping, Synchronization, LogEntry, SyncEvent, HourlyRollup, Operation]
                 for statement in connection.ops.sequence_reset_sql(no_style(), models):
                     cursor.execute(statement)
-                cursor.execute("ANALYZE")
             else:  # statistics from a sample of each index, as `PRAGMA optimize` takes them
                 cursor.execute("PRAGMA analysis_limit = 2000")
                 cursor.execute("ANALYZE")

@@ -11,7 +11,7 @@ from syncweb.filters import ForgivingFilterSet
 class SyncFilter(ForgivingFilterSet):
     status = django_filters.ChoiceFilter(choices=SyncStatus.choices, empty_label="All", label="status")
     mapping = django_filters.ModelChoiceFilter(
-        queryset=Mapping.objects.all(), empty_label="All mappings", label="mapping"
+        queryset=Mapping.objects.only("pk", "name"), empty_label="All mappings", label="mapping"
     )
     q = django_filters.CharFilter(method="search", label="search")
     # The dashboard's "most frequent errors" link to the syncs of one error pattern.
@@ -52,7 +52,7 @@ class SyncFilter(ForgivingFilterSet):
 class LogFilter(ForgivingFilterSet):
     level = django_filters.ChoiceFilter(choices=LogEntry.Level.choices, empty_label="All levels", label="level")
     mapping = django_filters.ModelChoiceFilter(
-        queryset=Mapping.objects.all(), empty_label="All mappings", label="mapping"
+        queryset=Mapping.objects.only("pk", "name"), empty_label="All mappings", label="mapping"
     )
     sync = django_filters.NumberFilter(field_name="sync_id", label="sync", min_value=1, max_value=2**63 - 1)
     since = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte", label="since")

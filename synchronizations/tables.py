@@ -3,7 +3,7 @@
 import django_tables2 as tables
 from django.db.models import F, QuerySet
 from django.urls import reverse
-from django.utils.html import escape, format_html
+from django.utils.html import conditional_escape, escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 from django_tables2 import LazyPaginator
@@ -115,8 +115,21 @@ class SyncTable(tables.Table):
         order_by = ("-last_processed_at",)
         attrs = {"class": "table table-sm table-hover align-middle syncs-table"}
         empty_text = "No sync matches these filters."
-        # The header and pagination of django-tables2, the body from body_html().
+        # Rendered from header_html() and body_html(): see body_html.
         template_name = "synchronizations/_sync_table.html"
+
+    def header_html(self) -> str:
+        """The header cells: each sortable column links to its next order (and page 1)."""
+        cells = []
+        for column in self.columns:
+            label = conditional_escape(column.header)
+            if column.orderable:
+                params = self.request.GET.copy()
+                params[self.prefixed_order_by_field] = column.order_by_alias.next
+                params.pop(self.prefixed_page_field, None)
+                label = f'<a href="?{escape(params.urlencode())}">{label}</a>'
+            cells.append(f'<th {column.attrs["th"].as_html()} scope="col">{label}</th>')
+        return mark_safe("".join(cells))  # noqa: S308  (labels and links escaped above)
 
     def body_html(self) -> str:
         """The page's rows, as one string. django-tables2 renders each cell through

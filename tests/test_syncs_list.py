@@ -130,3 +130,27 @@ def test_a_viewer_gets_no_checkboxes_and_a_disabled_menu(viewer_client, data):
     response = get(viewer_client)
     assertNotContains(response, "Select sync")
     assertContains(response, 'aria-label="Actions" title="Actions" disabled')
+
+
+@pytest.mark.parametrize("sort", ["-last_processed_at", "last_processed_at", "title", "-mapping", "status"])
+def test_a_page_fetched_ids_first_is_the_slice_of_the_sorted_list(viewer_client, data, sort):
+    """The page's ids come from one query and its rows from another; together they
+    must be exactly that page of the sorted list, in order."""
+    now = timezone.now()
+    for number in range(120):
+        processed = None if number % 7 == 0 else now - timedelta(minutes=number % 13)  # ties and never
+        factories.sync(data["web"], f"PAGE-{number}", title=f"Item {number % 17}", last_processed_at=processed)
+    pages = [keys(get(viewer_client, sort=sort, page=page)) for page in (1, 2, 3)]
+    whole = keys(get(viewer_client, sort=sort, page=1)) + pages[1] + pages[2]
+    assert len(set(whole)) == len(whole) == 125  # nothing twice, nothing missing
+    rows = get(viewer_client, sort=sort, page=1).context["table"]
+    assert rows.page.has_next()
+
+
+def test_the_rows_are_escaped(viewer_client, data):
+    factories.sync(data["web"], "WEB-<b>", title="<script>alert(1)</script>", error_message='"><img src=x>')
+    response = get(viewer_client, q="WEB-<b>")
+    body = response.content.decode()
+    assert "<script>alert(1)</script>" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert '"><img src=x>' not in body
+    assert "WEB-&lt;b&gt;" in body
