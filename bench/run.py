@@ -59,8 +59,9 @@ def phase(name: str, args: argparse.Namespace, env: dict | None = None) -> dict:
     child = subprocess.run(
         command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, text=True, check=False
     )
-    lines = child.stdout.strip().splitlines()
-    print("\n".join(lines[:-1]), flush=True)
+    lines = [line for line in child.stdout.splitlines() if line.strip()]
+    if lines[:-1]:
+        print("\n".join(lines[:-1]), flush=True)
     if child.returncode or not lines:
         sys.exit(f"bench: the {name} phase failed (exit {child.returncode}).")
     return json.loads(lines[-1])

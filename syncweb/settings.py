@@ -98,7 +98,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         # The web server, the worker and beat share the file: WAL lets readers run
         # beside the writer, IMMEDIATE takes the write lock at BEGIN so that two
         # writers queue up (for `timeout` seconds) instead of failing to upgrade.
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        # A 32 MB page cache per connection (SQLite's default is 2 MB): a bulk action
+        # updates index pages all over a million-row table.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768;",
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }

@@ -291,3 +291,15 @@ def test_a_sync_in_error_is_processed_again_even_when_edited_back_to_its_synced_
     edit(left, artifact.key, status="Open")  # exactly what was last synced
     detect_and_process(mapping)
     assert Synchronization.objects.get().status == SyncStatus.OK
+
+
+def test_a_disabled_mappings_syncs_wait_pending_until_it_is_enabled(mapping, left, right):
+    left.create("", {"title": "Crash", "status": "Open"})
+    detect_changes(mapping.pk)
+    sync = Synchronization.objects.get()
+    Mapping.objects.filter(pk=mapping.pk).update(enabled=False)
+    assert run(sync.pk) == "skipped"
+    sync.refresh_from_db()
+    assert (sync.status, sync.claimed_by, sync.right_key) == (SyncStatus.PENDING, "", "")
+    Mapping.objects.filter(pk=mapping.pk).update(enabled=True)
+    assert run(sync.pk, "job-2") == SyncStatus.OK

@@ -38,13 +38,12 @@ def backoff(attempt: int) -> timedelta:
 
 def claim(sync_id: int, token: str) -> bool:
     """pending -> processing, for one job only. The same job delivered again (its
-    worker died) may take its own claim back. The syncs of a disabled mapping are
-    not claimed: they stay pending until it is enabled again (the reaper queues them)."""
+    worker died) may take its own claim back."""
     now = timezone.now()
     due = Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now)
     claimable = Q(status=SyncStatus.PENDING) & due | Q(status=SyncStatus.PROCESSING, claimed_by=token)
     return bool(
-        Synchronization.objects.filter(claimable, pk=sync_id, mapping__enabled=True).update(
+        Synchronization.objects.filter(claimable, pk=sync_id).update(
             status=SyncStatus.PROCESSING, claimed_by=token, processing_started_at=now, next_retry_at=None
         )
     )
@@ -70,6 +69,11 @@ def process_sync(sync_id: int, token: str) -> str:
     if not claim(sync_id, token):
         return "skipped"
     sync = Synchronization.objects.select_related("mapping__left", "mapping__right").get(pk=sync_id)
+    if not sync.mapping.enabled:
+        # A disabled mapping's syncs wait, pending, until it is enabled again (the
+        # reaper queues them then).
+        _claimed(sync, token).update(status=SyncStatus.PENDING, **_released(timezone.now()))
+        return "skipped"
     try:
         result = carry_over(sync)  # reads only: no write lock is held meanwhile
         with transaction.atomic():
