@@ -69,7 +69,7 @@ def scenarios(scale: str, meta: dict, pages: dict, bulk: dict | None, engine: di
         entry["note"] = f"data set generated on {meta['generated_at']}, reused"
     out.append(_met(f"generate_{scale}", seconds <= GENERATION_S, entry))
     if bulk:
-        size = f"{bulk['syncs']:,} syncs in error"
+        size = f"{bulk['syncs']:,} syncs in error, median of {bulk['runs']} runs"
         out.append(
             _met(
                 "bulk_retry_post",
@@ -139,3 +139,26 @@ def table(results: dict) -> str:
         rows.append(f"{entry['name']:32} {target:16} {figure:22} {queries!s:>7}  {met}")
     header = f"{results['scale']} on {results['database']}, {results['date']}, {results['machine']}"
     return header + "\n" + "\n".join(rows)
+
+
+def markdown(runs: list[dict]) -> str:
+    """The README's table: one row per scenario, one column per database run."""
+    names = list(dict.fromkeys(entry["name"] for run in runs for entry in run["scenarios"]))
+    by_run = [{entry["name"]: entry for entry in run["scenarios"]} for run in runs]
+    header = "| scenario | target | " + " | ".join(run["database"] for run in runs) + " |"
+    lines = [header, "|" + " --- |" * (2 + len(runs))]
+    for name in names:
+        entries = [found.get(name) for found in by_run]
+        first = next(entry for entry in entries if entry)
+        target, _ = _figure(first)
+        cells = []
+        for entry in entries:
+            if entry is None:
+                cells.append("—")
+                continue
+            _, figure = _figure(entry)
+            queries = f", {entry['queries']} queries" if "queries" in entry else ""
+            mark = "" if "met" not in entry else (" ✓" if entry["met"] else " ✗")
+            cells.append(f"{figure}{queries}{mark}")
+        lines.append(f"| `{name}` | {target or '(for comparison)'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -83,7 +83,7 @@ def run_phase(args: argparse.Namespace) -> dict:
     if args.phase == "bulk":
         from bench.bulk import run_bulk
 
-        return run_bulk(args.scale)
+        return run_bulk(args.scale, runs=3 if args.scale == "large" else 1)
     raise SystemExit(f"unknown phase {args.phase}")
 
 
@@ -94,8 +94,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20, help="timed fetches of each page")
     parser.add_argument("--regenerate", action="store_true", help="generate the data set even if it is there")
     parser.add_argument("--skip", default="", help="comma-separated phases to leave out: bulk, engine")
+    parser.add_argument("--markdown", nargs="+", metavar="JSON", help="print the README table of these results")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.markdown:
+        from bench import report
+
+        print(report.markdown([json.loads(Path(name).read_text()) for name in args.markdown]))
+        return
     if args.phase:
         print(json.dumps(run_phase(args), default=str))
         return
@@ -118,7 +124,7 @@ def main() -> None:
         from bench.engine_throughput import measure_worker
 
         print("- engine", flush=True)
-        engine = measure_worker(syncs=2000 if args.scale == "large" else 500)
+        engine = measure_worker(syncs=2000 if args.scale == "large" else 500, runs=3 if args.scale == "large" else 1)
     redis.terminate()
     redis.wait()
     results = {

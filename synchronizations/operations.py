@@ -20,7 +20,11 @@ from django.utils import timezone
 from synchronizations.engine.process import queue_on_commit
 from synchronizations.models import LogEntry, Operation, Synchronization, SyncStatus
 
-CHUNK = 1000
+# Syncs per transaction of an operation (and per statement when reading ids). Each
+# commit writes the index pages the chunk touched; 5,000 at a time wrote a Retry of
+# 100,000 syncs in error in a third less time than 1,000 (bench/bulk.py), holding
+# SQLite's write lock a few tenths of a second per chunk.
+CHUNK = 5000
 # Acting on more syncs than this asks for confirmation first.
 CONFIRM_ABOVE = 100
 CLEAR_ACTIONS = {Operation.Action.CLEAR, Operation.Action.CLEAR_IGNORE}
@@ -131,7 +135,7 @@ def run(operation_id: int) -> Operation:
     try:
         for chunk in _chunks(operation.sync_ids or [], position):
             with transaction.atomic():
-                current = Operation.objects.select_for_update().get(pk=operation_id)
+                current = Operation.objects.select_for_update().only("done", "failed").get(pk=operation_id)
                 if current.done + current.failed != position:
                     return current  # another run of the same operation got ahead: leave it to that one
                 applied = _apply(operation, chunk, actor)
@@ -168,10 +172,9 @@ def apply_retry(ids: list[int], *, actor: str, operation: Operation | None = Non
     """Any status but processing -> pending, queued after commit. Retry count and
     error fields stay for history; an ignored sync stops ignoring changes. Call it
     inside a transaction."""
-    mappings = dict(
-        Synchronization.objects.filter(pk__in=ids).exclude(status=SyncStatus.PROCESSING).values_list("pk", "mapping_id")
+    eligible = list(
+        Synchronization.objects.filter(pk__in=ids).exclude(status=SyncStatus.PROCESSING).values_list("pk", flat=True)
     )
-    eligible = list(mappings)
     Synchronization.objects.filter(pk__in=eligible).exclude(status=SyncStatus.PROCESSING).update(
         status=SyncStatus.PENDING,
         ignore_changes=False,
@@ -180,7 +183,7 @@ def apply_retry(ids: list[int], *, actor: str, operation: Operation | None = Non
         retry_count=F("retry_count") + 1,
         updated_at=timezone.now(),
     )
-    _log(mappings, f"Retry requested by {actor}.", actor, operation)
+    _log(eligible, f"Retry requested by {actor}.", actor, operation)
     queue_on_commit(eligible)
     return Applied(done=len(eligible), skipped=len(ids) - len(eligible))
 
@@ -191,8 +194,7 @@ def apply_clear(
     """Syncs still in error: error fields cleared, status OK (or Ignored, with
     ``ignore_changes``), nothing processed. Others are skipped. Call it inside a
     transaction."""
-    mappings = dict(Synchronization.objects.filter(pk__in=ids, status=SyncStatus.ERROR).values_list("pk", "mapping_id"))
-    cleared = list(mappings)
+    cleared = list(Synchronization.objects.filter(pk__in=ids, status=SyncStatus.ERROR).values_list("pk", flat=True))
     Synchronization.objects.filter(pk__in=cleared, status=SyncStatus.ERROR).update(
         status=SyncStatus.IGNORED if ignore_changes else SyncStatus.OK,
         ignore_changes=ignore_changes,
@@ -205,24 +207,28 @@ def apply_clear(
         updated_at=timezone.now(),
     )
     message = f"Error cleared by {actor}" + ("; new changes are ignored." if ignore_changes else ".")
-    _log(mappings, message, actor, operation)
+    _log(cleared, message, actor, operation)
     return Applied(done=len(cleared), skipped=len(ids) - len(cleared))
 
 
-def _log(mappings: dict[int, int], message: str, actor: str, operation: Operation | None) -> None:
-    """One entry per sync; ``mappings`` maps each sync id to its mapping id."""
-    now = timezone.now()
-    LogEntry.objects.bulk_create(
-        [
-            LogEntry(
-                timestamp=now,
-                message=message,
-                actor=actor,
-                sync_id=pk,
-                mapping_id=mapping_id,
-                operation=operation,
-            )
-            for pk, mapping_id in mappings.items()
-        ],
-        batch_size=CHUNK,
+def _log(ids: list[int], message: str, actor: str, operation: Operation | None) -> None:
+    """One INFO entry per sync, written by one INSERT ... SELECT: a chunk of 1,000
+    syncs costs one statement, not 1,000 objects to build and bind."""
+    if not ids:
+        return
+    connection = connections[LogEntry.objects.db]
+    quote = connection.ops.quote_name
+    columns = ", ".join(
+        quote(name)
+        for name in ("timestamp", "level", "message", "detail", "actor", "sync_id", "mapping_id", "operation_id")
     )
+    placeholders = ", ".join(["%s"] * len(ids))
+    # Our own table and column names; every value is a parameter.
+    sql = (
+        f"INSERT INTO {quote(LogEntry._meta.db_table)} ({columns}) "  # noqa: S608
+        f"SELECT %s, %s, %s, '', %s, id, mapping_id, %s FROM {quote(Synchronization._meta.db_table)} "
+        f"WHERE id IN ({placeholders})"
+    )
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, LogEntry.Level.INFO, message, actor, operation.pk if operation else None, *ids])

@@ -82,11 +82,13 @@ class IdsFirstPaginator(LazyPaginator):
 
 class SyncTable(tables.Table):
     info = tables.Column(accessor="pk", verbose_name="", orderable=False, attrs={"th": {"class": "col-info"}})
-    status = tables.Column(verbose_name="Status")
+    # Every order ends with the id, so that rows with equal values keep their place
+    # from one page to the next.
+    status = tables.Column(verbose_name="Status", order_by=("status", "-pk"))
     mapping = tables.Column(accessor="mapping__name", verbose_name="Mapping", order_by=("mapping__name", "-pk"))
-    left = tables.Column(accessor="left_key", verbose_name="Left artifact")
-    right = tables.Column(accessor="right_key", verbose_name="Right artifact")
-    title = tables.Column(verbose_name="Title")
+    left = tables.Column(accessor="left_key", verbose_name="Left artifact", order_by=("left_key", "-pk"))
+    right = tables.Column(accessor="right_key", verbose_name="Right artifact", order_by=("right_key", "-pk"))
+    title = tables.Column(verbose_name="Title", order_by=("title", "-pk"))
     last_processed_at = tables.DateTimeColumn(verbose_name="Last processed", format="Y-m-d H:i")
     error_message = tables.Column(verbose_name="Error", orderable=False)
     select = tables.Column(

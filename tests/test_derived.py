@@ -93,3 +93,24 @@ def test_triggers_come_back_after_a_table_rebuild(two_mappings):
     call_command("migrate", verbosity=0)
     assert kept() == grouped()
     assert keys("WEB-LOST") == {"WEB-LOST"}
+
+
+def test_the_command_recounts(two_mappings):
+    from io import StringIO
+
+    SyncCount.objects.update(n=0)
+    out = StringIO()
+    call_command("rebuild_sync_counts", stdout=out)
+    assert kept() == grouped()
+    assert "Recounted 9 syncs" in out.getvalue()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the search table of PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_truncating_the_syncs_empties_the_search_table(two_mappings):
+    """Django's flush truncates the sync table: the search text goes with it."""
+    assert keys("WEB-1") == {"WEB-1"}
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {derived.SYNC} CASCADE")
+        cursor.execute(f"SELECT count(*) FROM {derived.FTS}")  # noqa: S608  (a constant)
+        assert cursor.fetchone()[0] == 0

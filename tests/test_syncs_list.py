@@ -132,7 +132,10 @@ def test_a_viewer_gets_no_checkboxes_and_a_disabled_menu(viewer_client, data):
     assertContains(response, 'aria-label="Actions" title="Actions" disabled')
 
 
-@pytest.mark.parametrize("sort", ["-last_processed_at", "last_processed_at", "title", "-mapping", "status"])
+SORTS = ["-last_processed_at", "last_processed_at", "title", "-title", "-mapping", "status", "left"]
+
+
+@pytest.mark.parametrize("sort", SORTS)
 def test_a_page_fetched_ids_first_is_the_slice_of_the_sorted_list(viewer_client, data, sort):
     """The page's ids come from one query and its rows from another; together they
     must be exactly that page of the sorted list, in order."""
