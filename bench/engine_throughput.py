@@ -95,16 +95,19 @@ def scratch_postgresql(url: str):
 def measure_worker(syncs: int, runs: int = 1) -> dict:
     """For bench/run.py: syncs/s of one worker process, on the database kind of the run."""
     url = os.environ.get("DATABASE_URL", "")
-    scratch = scratch_postgresql(url) if url.startswith("postgres") else None
-    try:
-        rates = [run_once(syncs, scratch[0] if scratch else "")["one_worker"] for _ in range(runs)]
-    finally:
-        if scratch:
-            import psycopg
+    postgresql = url.startswith("postgres")
+    rates, where = [], "SQLite"
+    for _ in range(runs):
+        scratch = scratch_postgresql(url) if postgresql else None  # a new one each run
+        try:
+            rates.append(run_once(syncs, scratch[0] if scratch else "")["one_worker"])
+        finally:
+            if scratch:
+                import psycopg
 
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{scratch[1]}"')
-    where = "PostgreSQL" if scratch else "SQLite"
+                where = "PostgreSQL"
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{scratch[1]}"')
     note = f"{syncs} new artifacts carried over by one celery worker --pool=solo, fresh {where} database, real Redis"
     return {"per_second": round(statistics.median(rates)), "note": note}
 

@@ -66,6 +66,8 @@ class _IdsThenRows:
         self.queryset = rows.data.data
 
     def __getitem__(self, key: slice) -> list[BoundRow]:
+        if not key.start:  # the first page: nothing to skip, one query
+            return [BoundRow(record, table=self.table) for record in self.queryset[key]]
         ids = list(self.queryset.values_list("pk", flat=True)[key])
         records = self.queryset.order_by().in_bulk(ids)
         return [BoundRow(records[pk], table=self.table) for pk in ids if pk in records]
@@ -123,12 +125,12 @@ class SyncTable(tables.Table):
     def header_html(self) -> str:
         """The header cells: each sortable column links to its next order (and page 1)."""
         cells = []
+        params = self.request.GET.copy()
+        params.pop(self.prefixed_page_field, None)
         for column in self.columns:
             label = conditional_escape(column.header)
             if column.orderable:
-                params = self.request.GET.copy()
                 params[self.prefixed_order_by_field] = column.order_by_alias.next
-                params.pop(self.prefixed_page_field, None)
                 label = f'<a href="?{escape(params.urlencode())}">{label}</a>'
             cells.append(f'<th {column.attrs["th"].as_html()} scope="col">{label}</th>')
         return mark_safe("".join(cells))  # noqa: S308  (labels and links escaped above)
