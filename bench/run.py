@@ -38,6 +38,19 @@ def setup(scale: str) -> None:
     django.setup()
 
 
+def machine() -> str:
+    """Cores, CPU, memory, Python: what the figures were measured on."""
+    model, memory = platform.processor() or platform.machine(), ""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        model = next(line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name"))
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {round(kib / 2**20)} GiB"
+    except (OSError, StopIteration, ValueError, IndexError):
+        pass
+    return f"{os.cpu_count()} cores ({model}){memory}, Python {platform.python_version()}"
+
+
 def start_redis() -> subprocess.Popen:
     """A Redis of the run's own (the dashboard's broker probe, the bulk scenario)."""
     from bench.engine_throughput import free_port
@@ -131,7 +144,7 @@ def main() -> None:
         "scale": args.scale,
         "database": database,
         "date": datetime.now(UTC).date().isoformat(),
-        "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}",
+        "machine": machine(),
         "scenarios": report.scenarios(args.scale, meta, pages, bulk, engine),
         "seconds": round(time.monotonic() - began, 1),
     }
