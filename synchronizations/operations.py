@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from django.db import connections, transaction
 from django.db.models import F, Max, QuerySet
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from synchronizations.engine.process import queue_on_commit
@@ -66,12 +67,27 @@ def select_ids(ids: Iterable[int]) -> Selection:
 def select_matching(queryset: QuerySet, filters: dict) -> Selection:
     """Every sync ``queryset`` matches now, bounded by the highest id now."""
     max_id = Synchronization.objects.aggregate(top=Max("pk"))["top"] or 0
-    # 100,000 ids: read straight from the cursor, without a queryset's per-row work.
-    sql, params = queryset.filter(pk__lte=max_id).order_by("pk").values_list("pk").query.sql_with_params()
+    # 100,000 ids: read straight from the cursor, without a queryset's per-row work,
+    # in the order of whichever index serves the filter, and sorted here.
+    sql, params = queryset.filter(pk__lte=max_id).order_by().values_list("pk").query.sql_with_params()
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(sql, params)
-        ids = [row[0] for row in cursor.fetchall()]
+        ids = sorted(row[0] for row in cursor.fetchall())
     return Selection(ids=ids, filters=filters, max_id=max_id)
+
+
+def _update_returning_ids(queryset: QuerySet, **values) -> list[int]:
+    """``queryset.update(**values)``, returning the ids it changed: one statement
+    (UPDATE ... RETURNING, on SQLite 3.35+ and PostgreSQL) instead of a SELECT of
+    the ids first, which left a moment for another writer in between."""
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    compiler = query.get_compiler(queryset.db)
+    compiler.pre_sql_setup()
+    sql, params = compiler.as_sql()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {connections[queryset.db].ops.quote_name('id')}", params)
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def not_in_error(ids: list[int]) -> list[int]:
@@ -172,10 +188,8 @@ def apply_retry(ids: list[int], *, actor: str, operation: Operation | None = Non
     """Any status but processing -> pending, queued after commit. Retry count and
     error fields stay for history; an ignored sync stops ignoring changes. Call it
     inside a transaction."""
-    eligible = list(
-        Synchronization.objects.filter(pk__in=ids).exclude(status=SyncStatus.PROCESSING).values_list("pk", flat=True)
-    )
-    Synchronization.objects.filter(pk__in=eligible).exclude(status=SyncStatus.PROCESSING).update(
+    eligible = _update_returning_ids(
+        Synchronization.objects.filter(pk__in=ids).exclude(status=SyncStatus.PROCESSING),
         status=SyncStatus.PENDING,
         ignore_changes=False,
         next_retry_at=None,
@@ -194,8 +208,8 @@ def apply_clear(
     """Syncs still in error: error fields cleared, status OK (or Ignored, with
     ``ignore_changes``), nothing processed. Others are skipped. Call it inside a
     transaction."""
-    cleared = list(Synchronization.objects.filter(pk__in=ids, status=SyncStatus.ERROR).values_list("pk", flat=True))
-    Synchronization.objects.filter(pk__in=cleared, status=SyncStatus.ERROR).update(
+    cleared = _update_returning_ids(
+        Synchronization.objects.filter(pk__in=ids, status=SyncStatus.ERROR),
         status=SyncStatus.IGNORED if ignore_changes else SyncStatus.OK,
         ignore_changes=ignore_changes,
         error_message="",
