@@ -12,7 +12,6 @@ mapping's syncs are not processed).
 
 import statistics
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -23,7 +22,9 @@ from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 
-from bench.scenarios import QueryCounter, clients, settle
+from bench.dataset import vacuum
+from bench.processes import start_worker
+from bench.scenarios import QueryCounter, clients
 from synchronizations.models import LogEntry, Operation, Synchronization, SyncStatus, error_pattern
 from synchronizations.tasks import probe, probe_answer
 from syncweb.workers import redis_client
@@ -67,12 +68,7 @@ def _put_back(operation: Operation | None, extra: list[int]) -> None:
 
 
 def _start_worker() -> subprocess.Popen:
-    log = WORKER_LOG.open("w")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "syncweb", "worker", "--pool=solo", "--concurrency=1",
-         "--loglevel=WARNING", "--without-mingle", "--without-gossip"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    worker = start_worker(stdout=WORKER_LOG.open("w"), stderr=subprocess.STDOUT)
     token = uuid.uuid4().hex
     probe.delay(token)
     deadline = time.monotonic() + 60
@@ -111,12 +107,12 @@ def run_once(client: Client, size: int) -> dict:
         worker.wait()
         _put_back(operation, extra)
         redis_client().flushdb()  # the processing jobs the retry queued
-        settle()  # the next run starts where the first did, not among 200,000 dead rows
+        vacuum()  # the next run starts where the first did, not among 200,000 dead rows
 
 
 def run_bulk(scale: str, runs: int = 3) -> dict:
     """Median of ``runs`` runs, each on the same data set (put back in between)."""
-    settle()
+    vacuum()
     client: Client = clients()["operator"]
     results = [run_once(client, SIZES[scale]) for _ in range(runs)]
     return {

@@ -380,12 +380,7 @@ class Generator:
             cursor.execute(sql)
 
     def vacuum(self) -> None:
-        """PostgreSQL: statistics, and the visibility map that lets index-only scans
-        (a page's ids, the Metrics sums) skip the table, as autovacuum would set it
-        a while after a load. Outside a transaction, as VACUUM must be."""
-        if self.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("VACUUM ANALYZE")
+        vacuum()
 
     def finish(self) -> None:
         derived.install(connection, force_rebuild=True)
@@ -398,6 +393,15 @@ class Generator:
             else:  # statistics from a sample of each index, as `PRAGMA optimize` takes them
                 cursor.execute("PRAGMA analysis_limit = 2000")
                 cursor.execute("ANALYZE")
+
+
+def vacuum() -> None:
+    """PostgreSQL: statistics, and the visibility map that lets index-only scans (a
+    page's ids, the Metrics sums) skip the table, as autovacuum sets them a while
+    after a load or a bulk change. Outside a transaction, as VACUUM must be."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
 
 
 def describe() -> dict | None:

@@ -15,22 +15,17 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from bench.processes import free_port, start_redis, start_worker, stop  # noqa: E402
 
 
 def run_once(syncs: int, database_url: str = "") -> dict:
@@ -50,29 +45,17 @@ def run_once(syncs: int, database_url: str = "") -> dict:
     python = sys.executable
     script = ROOT / "bench" / "_engine_run.py"
     subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    from synchronizations.management.commands.run_redis import redis_server_binary
-
-    redis = subprocess.Popen(
-        [redis_server_binary(), "--port", str(port), "--save", "", "--dir", str(workdir)], stdout=subprocess.DEVNULL
-    )
+    redis = start_redis(port, workdir)
     worker = None
     try:
-        time.sleep(0.5)
-        worker = subprocess.Popen(
-            [python, "-m", "celery", "-A", "syncweb", "worker", "--pool=solo", "--loglevel=WARNING", "--without-mingle",
-             "--without-gossip"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        worker = start_worker(cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         out = subprocess.run([python, str(script), str(syncs)], cwd=ROOT, env=env, capture_output=True, text=True)
         if out.returncode:
             sys.exit(f"the run failed:\n{out.stderr[-3000:]}")
         return json.loads(out.stdout.strip().splitlines()[-1])
     finally:
-        if worker:
-            worker.terminate()
-            worker.wait()
-        redis.terminate()
-        redis.wait()
+        stop(worker)
+        stop(redis)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -53,16 +53,11 @@ def machine() -> str:
 
 def start_redis() -> subprocess.Popen:
     """A Redis of the run's own (the dashboard's broker probe, the bulk scenario)."""
-    from bench.engine_throughput import free_port
-    from synchronizations.management.commands.run_redis import redis_server_binary
+    from bench.processes import free_port, start_redis
 
     port = free_port()
     os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-    redis = subprocess.Popen(
-        [redis_server_binary(), "--port", str(port), "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL
-    )
-    time.sleep(0.3)
-    return redis
+    return start_redis(port)
 
 
 def phase(name: str, args: argparse.Namespace, env: dict | None = None) -> dict:
@@ -138,8 +133,9 @@ def main() -> None:
 
         print("- engine", flush=True)
         engine = measure_worker(syncs=2000 if args.scale == "large" else 500, runs=3 if args.scale == "large" else 1)
-    redis.terminate()
-    redis.wait()
+    from bench.processes import stop
+
+    stop(redis)
     results = {
         "scale": args.scale,
         "database": database,

@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.roles import assign_role
-from bench.dataset import HEAVY_SYNC
+from bench.dataset import HEAVY_SYNC, vacuum
 
 SEARCH_WORD = "tracker"  # in 9 of the 40 error templates
 MAPPING = 7
@@ -108,17 +108,8 @@ def time_page(client: Client, page: Page, runs: int) -> dict:
     }
 
 
-def settle() -> None:
-    """PostgreSQL: VACUUM ANALYZE first, as autovacuum would have after the churn of an
-    earlier bulk scenario (else the visibility map is stale, index-only scans are not,
-    and both our pages and the admin's read the table)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE")
-
-
 def run_pages(runs: int) -> dict:
-    settle()
+    vacuum()  # as autovacuum would have after an earlier run's bulk scenario
     gc.collect()
     by_role = clients()
     results = []

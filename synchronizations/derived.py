@@ -233,7 +233,7 @@ def drop(connection=default_connection, *, keep_search_table: bool = False) -> N
                 cursor.execute(f"DROP TABLE IF EXISTS {FTS}")
 
 
-def search_condition(text: str, connection=default_connection) -> tuple[str, list] | None:
+def _search_condition(text: str, connection=default_connection) -> tuple[str, list] | None:
     """SQL (and params) selecting the syncs whose title, keys or error message
     contain ``text``, from the search index; None when ``text`` is too short for it."""
     if len(text) < MIN_INDEXED_LENGTH:
@@ -248,7 +248,7 @@ def search_condition(text: str, connection=default_connection) -> tuple[str, lis
 def search(queryset, text: str):
     """``queryset`` narrowed to the syncs whose title, keys or error message contain
     ``text`` (case-insensitive), from the index; None when ``text`` is too short for it."""
-    condition = search_condition(text)
+    condition = _search_condition(text)
     if condition is None:
         return None
     sql, params = condition

@@ -21,12 +21,7 @@ def process_sync(self, sync_id: int) -> str:
 def process_syncs(self, sync_ids: list[int]) -> dict[str, int]:
     """Processes several syncs one after the other; the task id is the claim of
     each, as for process_sync. Returns how many ended in each status."""
-    token = self.request.id or "direct-batch"
-    ended: dict[str, int] = {}
-    for sync_id in sync_ids:
-        status = process.process_sync(sync_id, token=token)
-        ended[status] = ended.get(status, 0) + 1
-    return ended
+    return process.process_batch(sync_ids, token=self.request.id or "direct-batch")
 
 
 @shared_task

@@ -157,3 +157,11 @@ def test_the_rows_are_escaped(viewer_client, data):
     assert "<script>alert(1)</script>" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
     assert '"><img src=x>' not in body
     assert "WEB-&lt;b&gt;" in body
+
+
+def test_the_column_headers_sort_keep_the_filters_and_go_back_to_page_one(viewer_client, data):
+    body = get(viewer_client, status="error", q="WEB", page=1, sort="title").content.decode()
+    # Title is sorted ascending now: its link asks for descending; the others for their first order.
+    assert 'href="?status=error&amp;q=WEB&amp;sort=-title"' in body
+    assert 'href="?status=error&amp;q=WEB&amp;sort=left"' in body
+    assert "page=" not in body.split("<thead>")[1].split("</thead>")[0]

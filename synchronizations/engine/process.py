@@ -92,6 +92,16 @@ def process_sync(sync_id: int, token: str) -> str:
         return fail_permanent(sync, token, PermanentError(f"Unexpected error: {exc!r}", traceback.format_exc()))
 
 
+def process_batch(sync_ids: list[int], token: str) -> dict[str, int]:
+    """Processes the syncs of one job one after the other (the token claims each);
+    returns how many ended in each status, "skipped" included."""
+    ended: dict[str, int] = {}
+    for sync_id in sync_ids:
+        status = process_sync(sync_id, token)
+        ended[status] = ended.get(status, 0) + 1
+    return ended
+
+
 def carry_over(sync: Synchronization) -> Result:
     """Reads both sides and decides: which side changed, and the write that carries
     its mapped fields to the other side (``result.write``, run by the caller)."""
