@@ -11,6 +11,7 @@ django.setup()
 from django.db import transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
 
+from synchronizations import jobs  # noqa: E402
 from synchronizations.connectors import connector_for  # noqa: E402
 from synchronizations.demo import FIELD_MAP  # noqa: E402
 from synchronizations.engine import detect, process  # noqa: E402
@@ -35,10 +36,10 @@ def setup(name: str, count: int) -> Mapping:
     SandboxSequence.objects.create(repository=left, last=count)
     connector_for(left)  # the registry is loaded before timing
     # Detection creates the pending syncs; the timed part queues them itself.
-    queue, detect.queue_on_commit = detect.queue_on_commit, lambda ids: None
+    queue, jobs.queue_processing = jobs.queue_processing, lambda ids: None
     while detect.detect_changes(mapping.pk).created:
         pass
-    detect.queue_on_commit = queue
+    jobs.queue_processing = queue
     return mapping
 
 
@@ -63,7 +64,7 @@ def main(count: int) -> None:
     ids = list(Synchronization.objects.filter(mapping=mapping).values_list("pk", flat=True))
     started = time.perf_counter()
     with transaction.atomic():  # queued as detection queues them: in jobs of QUEUE_BATCH syncs
-        process.queue_on_commit(ids)
+        jobs.queue_processing(ids)
     wait_all_ok(mapping, count)
     one_worker = count / (time.perf_counter() - started)
     print(json.dumps({"in_process": in_process, "one_worker": one_worker}))

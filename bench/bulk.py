@@ -25,7 +25,7 @@ from django.utils import timezone
 from bench.dataset import vacuum
 from bench.processes import start_worker
 from bench.scenarios import QueryCounter, clients
-from synchronizations.models import LogEntry, Operation, Synchronization, SyncStatus, error_pattern
+from synchronizations.models import LogEntry, Operation, Synchronization, SyncStatus
 from synchronizations.tasks import probe, probe_answer
 from syncweb.workers import redis_client
 
@@ -44,10 +44,7 @@ def _top_up(size: int) -> list[int]:
     )
     now = timezone.now()
     for start in range(0, len(ids), 10_000):
-        Synchronization.objects.filter(pk__in=ids[start : start + 10_000]).update(
-            status=SyncStatus.ERROR, error_message=EXTRA_MESSAGE, error_pattern=error_pattern(EXTRA_MESSAGE),
-            error_at=now,
-        )  # fmt: skip
+        Synchronization.objects.filter(pk__in=ids[start : start + 10_000]).fail(EXTRA_MESSAGE, now=now, processed=False)
     return ids
 
 
@@ -56,15 +53,16 @@ def _put_back(operation: Operation | None, extra: list[int]) -> None:
         if operation is not None:
             ids = operation.sync_ids or []
             for start in range(0, len(ids), 10_000):
+                # Puts the data set back as it was before the Retry (which kept the
+                # error fields): a repair of the bench's data, not a sync state change.
                 Synchronization.objects.filter(pk__in=ids[start : start + 10_000]).update(
                     status=SyncStatus.ERROR, retry_count=F("retry_count") - 1
                 )
             LogEntry.objects.filter(operation=operation).delete()
             operation.delete()
+        now = timezone.now()
         for start in range(0, len(extra), 10_000):
-            Synchronization.objects.filter(pk__in=extra[start : start + 10_000]).update(
-                status=SyncStatus.OK, error_message="", error_pattern="", error_at=None
-            )
+            Synchronization.objects.filter(pk__in=extra[start : start + 10_000]).clear(now)
 
 
 def _start_worker() -> subprocess.Popen:

@@ -127,7 +127,7 @@ class LogEntryAdmin(HistoryAdmin):
 
 @admin.register(Operation)
 class OperationAdmin(HistoryAdmin):
-    list_display = ["id", "action", "source", "requested_by", "requested_at", "state", "total", "done", "failed"]
+    list_display = ["id", "action", "source", "requested_by", "requested_at", "state", "total", "done", "skipped"]
     list_filter = ["action", "state", "source"]
     list_select_related = ["requested_by"]
     search_fields = ["requested_by__username"]

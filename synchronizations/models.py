@@ -2,13 +2,20 @@
 of linked artifacts) they produce, their log, and the operator actions on them."""
 
 import re
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.core.exceptions import EmptyResultSet, ValidationError
+from django.db import IntegrityError, connections, models, transaction
 from django.db.models import F, Q
+from django.db.models.sql import UpdateQuery
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from synchronizations.engine.fieldmap import field_map_problems
+from syncweb.inputs import parse_id
 
 
 class Repository(models.Model):
@@ -39,6 +46,24 @@ class Repository(models.Model):
         return self.name
 
 
+class MappingQuerySet(models.QuerySet):
+    def in_trouble(self) -> list[dict]:
+        """The Dashboard's mappings in trouble: those with syncs in error (from
+        SyncCount) or whose last change detection failed, most errors first. Each is
+        {"pk", "name", "errors", "detection_error"}. Two queries."""
+        counts = dict(SyncCount.objects.filter(status=SyncStatus.ERROR, n__gt=0).values_list("mapping_id", "n"))
+        troubled = self.filter(Q(pk__in=counts) | ~Q(last_detection_error="")).values_list(
+            "pk", "name", "last_detection_error"
+        )
+        return sorted(
+            (
+                {"pk": pk, "name": name, "errors": counts.get(pk, 0), "detection_error": detection_error}
+                for pk, name, detection_error in troubled
+            ),
+            key=lambda row: (-row["errors"], row["name"]),
+        )
+
+
 class Mapping(models.Model):
     """What is kept in sync between a scope of one repository and a scope of another."""
 
@@ -67,6 +92,8 @@ class Mapping(models.Model):
     # Set while a change detection runs, so that two never run at once for a mapping.
     detection_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    objects = MappingQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
 
@@ -74,8 +101,6 @@ class Mapping(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from synchronizations.engine.fieldmap import field_map_problems
-
         problems = field_map_problems(self.field_map)
         if problems:
             raise ValidationError({"field_map": problems})
@@ -128,17 +153,199 @@ class NullsOrderIndex(models.Index):
         return super().create_sql(model, schema_editor, using=using, **kwargs)
 
 
+def error_fields(message: str, detail: str, at: datetime) -> dict:
+    """The fields a failure sets on a sync: status ``error``, the message, its
+    pattern (error_pattern()), the detail and the time ``at``. The one place that
+    says what "in error" means; SynchronizationQuerySet.fail() writes it, and code
+    that builds syncs in memory (the demo, the bench) sets it on the instances."""
+    return {
+        "status": SyncStatus.ERROR,
+        "error_message": message,
+        "error_pattern": error_pattern(message) if message else "",
+        "error_detail": detail,
+        "error_at": at,
+    }
+
+
+# What clearing an error sets (Clear Errors, and a success).
+NO_ERROR = {"error_message": "", "error_pattern": "", "error_detail": "", "error_at": None}
+# What giving a claim back sets.
+UNCLAIMED = {"claimed_by": "", "processing_started_at": None}
+
+
+def update_returning(queryset: models.QuerySet, columns: tuple[str, ...] = ("id",), **values) -> list[tuple]:
+    """``queryset.update(**values)`` that returns, for each row it changed, the
+    ``columns`` after the change: one statement (UPDATE ... RETURNING, SQLite 3.35+
+    and PostgreSQL), so no other writer can come between reading and writing."""
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    compiler = query.get_compiler(queryset.db)
+    try:
+        compiler.pre_sql_setup()
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:  # e.g. pk__in=[]: nothing can match
+        return []
+    connection = connections[queryset.db]
+    returning = ", ".join(connection.ops.quote_name(column) for column in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {returning}", params)
+        return cursor.fetchall()
+
+
 class SynchronizationQuerySet(models.QuerySet):
+    """Every change of a sync's state, set-based: each method is one UPDATE of the
+    syncs in the queryset that are in the state it starts from, and returns what it
+    changed (ids, sorted). The engine, the operations, change detection, the demo
+    and the bench call only these (the shape of healthchecks' claim and pretix's
+    ``set_sync_error()`` / ``clear_in_flight()``).
+
+    None of them queues work: the caller queues what they return (synchronizations.jobs)."""
+
     def status_counts(self) -> dict[str, int]:
         """How many syncs of this queryset are in each status (one GROUP BY). For all
         syncs or one mapping's, SyncCount has the answer without scanning."""
         return dict(self.order_by().values_list("status").annotate(n=models.Count("pk")))
 
+    def errors_since(self, since: datetime) -> int:
+        """How many syncs are in error with an error at or after ``since`` (the
+        Dashboard's "errors in the last 24 hours"; index sync_status_error_at)."""
+        return self.filter(status=SyncStatus.ERROR, error_at__gte=since).count()
+
+    def top_error_patterns(self, limit: int = 8) -> list[dict]:
+        """The most frequent kinds of error among the syncs in error, as
+        [{"pattern", "count"}], most frequent first (index sync_status_pattern)."""
+        rows = (
+            self.filter(status=SyncStatus.ERROR)
+            .order_by()
+            .values("error_pattern")
+            .annotate(n=models.Count("pk"))
+            .order_by("-n", "error_pattern")[:limit]
+        )
+        return [{"pattern": row["error_pattern"], "count": row["n"]} for row in rows]
+
+    def latest_errors(self, limit: int = 8) -> "SynchronizationQuerySet":
+        """The syncs in error, newest error first, with what the Dashboard shows."""
+        return (
+            self.filter(status=SyncStatus.ERROR)
+            .select_related("mapping")
+            .only("pk", "left_key", "right_key", "title", "error_message", "error_at", "mapping__name")
+            .order_by("-error_at")[:limit]
+        )
+
+    def _changed(self, **values) -> list[int]:
+        return sorted(row[0] for row in update_returning(self.order_by(), ("id",), **values))
+
+    def claimed(self, token: str) -> "SynchronizationQuerySet":
+        """The syncs job ``token`` holds (status processing, claimed by it)."""
+        return self.filter(status=SyncStatus.PROCESSING, claimed_by=token)
+
+    def claim(self, token: str, now: datetime) -> list[int]:
+        """pending and due (no retry time, or it has come) -> processing, claimed by
+        job ``token``. A sync the same job already holds is taken again (the job was
+        delivered again after its worker died). Returns the ids claimed."""
+        due = Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now)
+        claimable = Q(status=SyncStatus.PENDING) & due | Q(status=SyncStatus.PROCESSING, claimed_by=token)
+        return self.filter(claimable)._changed(
+            status=SyncStatus.PROCESSING,
+            claimed_by=token,
+            processing_started_at=now,
+            next_retry_at=None,
+            updated_at=now,
+        )
+
+    def finish(self, token: str, now: datetime, **changes) -> dict[int, str]:
+        """A success of job ``token``: errors cleared, claim released, ``changes``
+        (keys, URLs, fingerprints, title) saved, status ok; or pending again when a
+        change arrived meanwhile (``recheck``), to be queued once more. Returns
+        {id: status it ended in}; an id missing lost its claim to another job."""
+        rows = update_returning(
+            self.claimed(token).order_by(),
+            ("id", "status"),
+            status=models.Case(
+                models.When(recheck=True, then=models.Value(SyncStatus.PENDING)), default=models.Value(SyncStatus.OK)
+            ),
+            recheck=False,
+            last_processed_at=now,
+            attempts=0,
+            updated_at=now,
+            **NO_ERROR,
+            **UNCLAIMED,
+            **changes,
+        )
+        return dict(rows)
+
+    def fail(self, message: str, detail: str = "", *, now: datetime, processed: bool = True) -> list[int]:
+        """-> error, with the message, its pattern, the detail and the time; one more
+        failed attempt; any claim released. With ``processed`` (a worker tried it),
+        the last processed time is ``now`` too. The caller narrows the queryset to
+        what may fail (``claimed(token)`` for the engine)."""
+        also = {"last_processed_at": now} if processed else {}
+        return self._changed(
+            **error_fields(message, detail, now), attempts=F("attempts") + 1, updated_at=now, **UNCLAIMED, **also
+        )
+
+    def release(self, now: datetime, *, retry_at: datetime | None = None, failed_attempt: bool = False) -> list[int]:
+        """processing -> pending, the claim given back: due at ``retry_at`` (None: as
+        soon as it is queued). With ``failed_attempt`` (a transient failure), the
+        attempt and retry counts go up by one. Used after a transient failure, for a
+        disabled mapping's syncs, and by the reaper for a lost worker's claims."""
+        counted = {"attempts": F("attempts") + 1, "retry_count": F("retry_count") + 1} if failed_attempt else {}
+        return self.filter(status=SyncStatus.PROCESSING)._changed(
+            status=SyncStatus.PENDING, next_retry_at=retry_at, updated_at=now, **UNCLAIMED, **counted
+        )
+
+    def retry(self, now: datetime) -> list[int]:
+        """Any status but processing -> pending, due at once: the operator's Retry.
+        The retry count goes up, the attempts start again, an ignored sync stops
+        ignoring changes; the error fields stay for history (README, "Operating the error queue")."""
+        return self.exclude(status=SyncStatus.PROCESSING)._changed(
+            status=SyncStatus.PENDING,
+            ignore_changes=False,
+            next_retry_at=None,
+            attempts=0,
+            retry_count=F("retry_count") + 1,
+            updated_at=now,
+        )
+
+    def clear(self, now: datetime, *, ignore_changes: bool = False) -> list[int]:
+        """error -> ok (or ignored, with ``ignore_changes``): error fields cleared,
+        nothing processed. Syncs not in error are left alone (README, "Operating the error queue")."""
+        return self.filter(status=SyncStatus.ERROR)._changed(
+            status=SyncStatus.IGNORED if ignore_changes else SyncStatus.OK,
+            ignore_changes=ignore_changes,
+            next_retry_at=None,
+            attempts=0,
+            updated_at=now,
+            **NO_ERROR,
+        )
+
+    def mark_changed(self, now: datetime) -> list[int]:
+        """ok or error -> pending, due at once: change detection saw an edit (an
+        edit may have undone the cause of an error)."""
+        return self.filter(status__in=[SyncStatus.OK, SyncStatus.ERROR])._changed(
+            status=SyncStatus.PENDING, next_retry_at=None, attempts=0, updated_at=now
+        )
+
+    def flag_recheck(self) -> int:
+        """Syncs being processed get one more round once they finish (a change
+        arrived meanwhile); returns how many were flagged."""
+        return self.filter(status=SyncStatus.PROCESSING).update(recheck=True)
+
+    def make_due(self, now: datetime) -> list[int]:
+        """Pending syncs -> due at once (a retry time of ``now``), so that the next
+        queue_due round queues them: for pending syncs whose job was lost."""
+        return self.filter(status=SyncStatus.PENDING)._changed(next_retry_at=now, updated_at=now)
+
+    def take_due(self, now: datetime) -> list[int]:
+        """Pending syncs whose retry time has come lose it (so that the next round
+        does not take them again); returns their ids, for the caller to queue."""
+        return self.filter(status=SyncStatus.PENDING, next_retry_at__lte=now)._changed(
+            next_retry_at=None, updated_at=now
+        )
+
 
 class Synchronization(models.Model):
     """One pair of linked artifacts and the state of keeping them in sync."""
-
-    Status = SyncStatus
 
     # No index of its own: the (mapping, ...) indexes below start with it.
     mapping = models.ForeignKey(Mapping, on_delete=models.PROTECT, related_name="synchronizations", db_index=False)
@@ -220,6 +427,7 @@ class Synchronization(models.Model):
         return f"{self.left_key or '?'} ↔ {self.right_key or '?'}"
 
     def save(self, *args, **kwargs):
+        # An edit in the admin: the pattern follows the message, as error_fields() sets it.
         self.error_pattern = error_pattern(self.error_message) if self.error_message else ""
         super().save(*args, **kwargs)
 
@@ -256,6 +464,78 @@ class SyncCount(models.Model):
         return f"{self.mapping_id} {self.status}: {self.n}"
 
 
+@dataclass(frozen=True)
+class LogCursor:
+    """A position in the Logs tab's newest-first order: an entry's time and id,
+    written in the URL as ``<ISO time>|<id>``."""
+
+    moment: datetime
+    pk: int
+
+    def __str__(self) -> str:
+        return f"{self.moment.isoformat()}|{self.pk}"
+
+    @classmethod
+    def parse(cls, raw: str) -> "LogCursor | None":
+        """The cursor ``raw`` spells, or None when it is not one str() made: no
+        time zone, no such time (a 25th hour), an id that is not an ASCII number
+        within a database id's range. Never raises."""
+        moment_text, _, pk_text = raw.rpartition("|")
+        try:
+            moment = parse_datetime(moment_text) if moment_text else None
+        except ValueError:  # well formed, but no such time (a 25th hour, an offset of 99 h)
+            moment = None
+        pk = parse_id(pk_text)
+        if moment is None or moment.tzinfo is None or pk is None:
+            return None
+        return cls(moment, pk)
+
+
+class LogEntryQuerySet(models.QuerySet):
+    def add_for_syncs(
+        self,
+        sync_ids: list[int],
+        message: str,
+        *,
+        level: str = "info",
+        actor: str = "",
+        detail: str = "",
+        operation_id: int | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """One entry per sync of ``sync_ids`` (with the sync's mapping), all saying
+        ``message``, written by one INSERT ... SELECT: a chunk of 5,000 syncs costs
+        one statement, not 5,000 objects to build and bind."""
+        if not sync_ids:
+            return
+        connection = connections[self.db]
+        quote = connection.ops.quote_name
+        columns = ", ".join(
+            quote(name)
+            for name in ("timestamp", "level", "message", "detail", "actor", "sync_id", "mapping_id", "operation_id")
+        )
+        placeholders = ", ".join(["%s"] * len(sync_ids))
+        # Our own table and column names; every value is a parameter.
+        sql = (
+            f"INSERT INTO {quote(LogEntry._meta.db_table)} ({columns}) "  # noqa: S608
+            f"SELECT %s, %s, %s, %s, %s, id, mapping_id, %s FROM {quote(Synchronization._meta.db_table)} "
+            f"WHERE id IN ({placeholders})"
+        )
+        moment = connection.ops.adapt_datetimefield_value(at or timezone.now())
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [moment, level, message, detail, actor, operation_id, *sync_ids])
+
+    def newest_first(self) -> "LogEntryQuerySet":
+        """The Logs tab's order (served by the log_time indexes)."""
+        return self.order_by("-timestamp", "-pk")
+
+    def before(self, moment: datetime, pk: int) -> "LogEntryQuerySet":
+        """The entries after the position (``moment``, ``pk``) in newest_first()
+        order: the Logs tab's next page (keyset, so entries that arrive meanwhile
+        never shift a page)."""
+        return self.filter(Q(timestamp__lt=moment) | Q(timestamp=moment, pk__lt=pk))
+
+
 class LogEntry(models.Model):
     """One line of history. Append-only: nothing edits or deletes it from the UI."""
 
@@ -283,6 +563,8 @@ class LogEntry(models.Model):
         "Operation", null=True, blank=True, on_delete=models.SET_NULL, related_name="log_entries", db_index=False
     )
 
+    objects = LogEntryQuerySet.as_manager()
+
     class Meta:
         verbose_name_plural = "log entries"
         indexes = [
@@ -298,6 +580,12 @@ class LogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.timestamp:%Y-%m-%d %H:%M:%S} {self.level}: {self.message[:80]}"
+
+
+class OperationQuerySet(models.QuerySet):
+    def latest(self, limit: int = 6) -> "OperationQuerySet":
+        """The newest operations with who asked, without their (long) id lists."""
+        return self.select_related("requested_by").defer("sync_ids").order_by("-requested_at")[:limit]
 
 
 class Operation(models.Model):
@@ -333,10 +621,13 @@ class Operation(models.Model):
     unknown_ids = models.JSONField(default=list, blank=True, help_text="Ids asked for that match no sync.")
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
+    # Syncs no longer eligible when their chunk came (being processed, or no longer in error).
+    skipped = models.PositiveIntegerField(default=0)
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     error = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OperationQuerySet.as_manager()
 
     class Meta:
         indexes = [
@@ -356,7 +647,7 @@ class Operation(models.Model):
 
     @property
     def progress_percent(self) -> int:
-        return 100 if not self.total else round(100 * (self.done + self.failed) / self.total)
+        return 100 if not self.total else round(100 * (self.done + self.skipped) / self.total)
 
 
 class SandboxArtifact(models.Model):

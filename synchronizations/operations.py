@@ -1,5 +1,5 @@
 """Retry, Clear Errors and Clear Errors and Ignore Changes: the one place where
-operator actions change syncs (DESIGN.md section 3). The web UI, the admin and the
+operator actions change syncs (README, "Operating the error queue"). The web UI, the admin and the
 management commands all call these, so an action behaves the same wherever it
 starts, and each records an Operation and log entries naming the user.
 
@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 from django.db import connections, transaction
 from django.db.models import F, Max, QuerySet
-from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
-from synchronizations.engine.process import queue_on_commit
+from synchronizations import jobs
+from synchronizations.engine import wording
 from synchronizations.models import LogEntry, Operation, Synchronization, SyncStatus
 
 # Syncs per transaction of an operation (and per statement when reading ids). Each
@@ -26,7 +26,7 @@ from synchronizations.models import LogEntry, Operation, Synchronization, SyncSt
 # 100,000 syncs in error in a third less time than 1,000 (bench/bulk.py), holding
 # SQLite's write lock a few tenths of a second per chunk.
 CHUNK = 5000
-# Acting on more syncs than this asks for confirmation first.
+# Acting on more syncs than this asks for confirmation first (needs_confirmation).
 CONFIRM_ABOVE = 100
 CLEAR_ACTIONS = {Operation.Action.CLEAR, Operation.Action.CLEAR_IGNORE}
 
@@ -76,20 +76,6 @@ def select_matching(queryset: QuerySet, filters: dict) -> Selection:
     return Selection(ids=ids, filters=filters, max_id=max_id)
 
 
-def _update_returning_ids(queryset: QuerySet, **values) -> list[int]:
-    """``queryset.update(**values)``, returning the ids it changed: one statement
-    (UPDATE ... RETURNING, on SQLite 3.35+ and PostgreSQL) instead of a SELECT of
-    the ids first, which left a moment for another writer in between."""
-    query = queryset.query.chain(UpdateQuery)
-    query.add_update_values(values)
-    compiler = query.get_compiler(queryset.db)
-    compiler.pre_sql_setup()
-    sql, params = compiler.as_sql()
-    with connections[queryset.db].cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {connections[queryset.db].ops.quote_name('id')}", params)
-        return sorted(row[0] for row in cursor.fetchall())
-
-
 def not_in_error(ids: list[int]) -> list[int]:
     """The ids among ``ids`` of syncs that are not in error."""
     offending = []
@@ -98,6 +84,13 @@ def not_in_error(ids: list[int]) -> list[int]:
             Synchronization.objects.filter(pk__in=chunk).exclude(status=SyncStatus.ERROR).values_list("pk", flat=True)
         )
     return sorted(offending)
+
+
+def needs_confirmation(selection: Selection, *, all_matching: bool) -> bool:
+    """Whether to ask before acting: on more than CONFIRM_ABOVE syncs, or on "every
+    sync matching" the filters of a page, whose set the operator has not seen row by
+    row (django-rq's confirm_action). The web UI and the commands both ask this."""
+    return all_matching or len(selection.ids) > CONFIRM_ABOVE
 
 
 def check(action: str, selection: Selection) -> None:
@@ -132,9 +125,7 @@ def submit(action: str, selection: Selection, *, user=None, source: str = Operat
     )
     if run_now:
         return run(operation.pk)
-    from synchronizations.tasks import run_operation
-
-    run_operation.delay_on_commit(operation.pk)
+    jobs.queue_operation(operation.pk)
     return operation
 
 
@@ -147,16 +138,16 @@ def run(operation_id: int) -> Operation:
     if operation.state != Operation.State.RUNNING:
         return operation  # finished or failed already: nothing more to do
     actor = operation.requested_by.get_username() if operation.requested_by else operation.get_source_display()
-    position = operation.done + operation.failed
+    position = operation.done + operation.skipped
     try:
         for chunk in _chunks(operation.sync_ids or [], position):
             with transaction.atomic():
-                current = Operation.objects.select_for_update().only("done", "failed").get(pk=operation_id)
-                if current.done + current.failed != position:
+                current = Operation.objects.select_for_update().only("done", "skipped").get(pk=operation_id)
+                if current.done + current.skipped != position:
                     return current  # another run of the same operation got ahead: leave it to that one
                 applied = _apply(operation, chunk, actor)
                 Operation.objects.filter(pk=operation_id).update(
-                    done=F("done") + applied.done, failed=F("failed") + applied.skipped
+                    done=F("done") + applied.done, skipped=F("skipped") + applied.skipped
                 )
             position += len(chunk)
     except Exception as exc:
@@ -185,64 +176,24 @@ def _apply(operation: Operation, ids: list[int], actor: str) -> Applied:
 
 
 def apply_retry(ids: list[int], *, actor: str, operation: Operation | None = None) -> Applied:
-    """Any status but processing -> pending, queued after commit. Retry count and
-    error fields stay for history; an ignored sync stops ignoring changes. Call it
-    inside a transaction."""
-    eligible = _update_returning_ids(
-        Synchronization.objects.filter(pk__in=ids).exclude(status=SyncStatus.PROCESSING),
-        status=SyncStatus.PENDING,
-        ignore_changes=False,
-        next_retry_at=None,
-        attempts=0,
-        retry_count=F("retry_count") + 1,
-        updated_at=timezone.now(),
-    )
-    _log(eligible, f"Retry requested by {actor}.", actor, operation)
-    queue_on_commit(eligible)
-    return Applied(done=len(eligible), skipped=len(ids) - len(eligible))
+    """Any status but processing -> pending (SynchronizationQuerySet.retry), logged
+    and queued after commit. Call it inside a transaction."""
+    retried = Synchronization.objects.filter(pk__in=ids).retry(timezone.now())
+    _log(retried, wording.retry_requested(actor), actor, operation)
+    jobs.queue_processing(retried)
+    return Applied(done=len(retried), skipped=len(ids) - len(retried))
 
 
 def apply_clear(
     ids: list[int], *, actor: str, ignore_changes: bool = False, operation: Operation | None = None
 ) -> Applied:
-    """Syncs still in error: error fields cleared, status OK (or Ignored, with
-    ``ignore_changes``), nothing processed. Others are skipped. Call it inside a
-    transaction."""
-    cleared = _update_returning_ids(
-        Synchronization.objects.filter(pk__in=ids, status=SyncStatus.ERROR),
-        status=SyncStatus.IGNORED if ignore_changes else SyncStatus.OK,
-        ignore_changes=ignore_changes,
-        error_message="",
-        error_pattern="",
-        error_detail="",
-        error_at=None,
-        next_retry_at=None,
-        attempts=0,
-        updated_at=timezone.now(),
-    )
-    message = f"Error cleared by {actor}" + ("; new changes are ignored." if ignore_changes else ".")
-    _log(cleared, message, actor, operation)
+    """Syncs still in error -> ok, or ignored with ``ignore_changes``
+    (SynchronizationQuerySet.clear), logged; nothing processed; others skipped.
+    Call it inside a transaction."""
+    cleared = Synchronization.objects.filter(pk__in=ids).clear(timezone.now(), ignore_changes=ignore_changes)
+    _log(cleared, wording.error_cleared(actor, ignore_changes=ignore_changes), actor, operation)
     return Applied(done=len(cleared), skipped=len(ids) - len(cleared))
 
 
 def _log(ids: list[int], message: str, actor: str, operation: Operation | None) -> None:
-    """One INFO entry per sync, written by one INSERT ... SELECT: a chunk of 1,000
-    syncs costs one statement, not 1,000 objects to build and bind."""
-    if not ids:
-        return
-    connection = connections[LogEntry.objects.db]
-    quote = connection.ops.quote_name
-    columns = ", ".join(
-        quote(name)
-        for name in ("timestamp", "level", "message", "detail", "actor", "sync_id", "mapping_id", "operation_id")
-    )
-    placeholders = ", ".join(["%s"] * len(ids))
-    # Our own table and column names; every value is a parameter.
-    sql = (
-        f"INSERT INTO {quote(LogEntry._meta.db_table)} ({columns}) "  # noqa: S608
-        f"SELECT %s, %s, %s, '', %s, id, mapping_id, %s FROM {quote(Synchronization._meta.db_table)} "
-        f"WHERE id IN ({placeholders})"
-    )
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [now, LogEntry.Level.INFO, message, actor, operation.pk if operation else None, *ids])
+    LogEntry.objects.add_for_syncs(ids, message, actor=actor, operation_id=operation.pk if operation else None)

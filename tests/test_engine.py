@@ -305,21 +305,6 @@ def test_a_disabled_mappings_syncs_wait_pending_until_it_is_enabled(mapping, lef
     assert run(sync.pk, "job-2") == SyncStatus.OK
 
 
-def test_many_syncs_are_queued_in_jobs_of_a_hundred(monkeypatch, django_capture_on_commit_callbacks):
-    from synchronizations import tasks
-
-    sent = []
-    monkeypatch.setattr(tasks.process_syncs, "delay", lambda ids: sent.append(("batch", list(ids))))
-    monkeypatch.setattr(tasks.process_sync, "delay", lambda pk: sent.append(("one", pk)))
-    with django_capture_on_commit_callbacks(execute=True):
-        process.queue_on_commit(list(range(1, 252)))
-        process.queue_on_commit([7])
-    assert [(kind, len(ids) if kind == "batch" else ids) for kind, ids in sent] == [
-        ("batch", 100), ("batch", 100), ("batch", 51), ("one", 7)
-    ]  # fmt: skip
-    assert [pk for kind, ids in sent[:3] for pk in ids] == list(range(1, 252))
-
-
 def test_a_job_of_several_syncs_processes_each_and_a_redelivery_takes_its_claims_back(mapping, left):
     for number in range(3):
         left.create("", {"title": f"Crash {number}", "status": "Open"})

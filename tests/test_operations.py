@@ -4,7 +4,7 @@ snapshot of "all matching", and running an operation twice."""
 import pytest
 from django.db import transaction
 
-from synchronizations import operations
+from synchronizations import jobs, operations
 from synchronizations.models import LogEntry, Mapping, Operation, Repository, Synchronization, SyncStatus
 
 pytestmark = pytest.mark.django_db
@@ -31,11 +31,20 @@ def reload(sync):
     return sync
 
 
-def test_retry_queues_everything_but_processing(syncs, operator, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks() as callbacks:
+@pytest.fixture
+def sent(monkeypatch):
+    """What synchronizations.jobs sent, as (task name, args)."""
+    calls = []
+    monkeypatch.setattr(jobs, "send", lambda name, *args: calls.append((name, args)) or True)
+    return calls
+
+
+def test_retry_queues_everything_but_processing(syncs, operator, sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
         operation = operations.perform("retry", [s.pk for s in syncs.values()], user=operator)
-    assert (operation.state, operation.total, operation.done, operation.failed) == ("finished", 5, 4, 1)
-    assert len(callbacks) == 1  # one on-commit hook queues the four jobs
+    assert (operation.state, operation.total, operation.done, operation.skipped) == ("finished", 5, 4, 1)
+    queued = sorted(pk for name, (ids,) in sent if name == jobs.PROCESS_SYNCS for pk in ids)
+    assert queued == sorted(syncs[status].pk for status in ("ok", "pending", "error", "ignored"))
     assert reload(syncs["processing"]).status == SyncStatus.PROCESSING
     for status in ("ok", "pending", "error", "ignored"):
         sync = reload(syncs[status])
@@ -48,11 +57,13 @@ def test_retry_queues_everything_but_processing(syncs, operator, django_capture_
 
 
 @pytest.mark.parametrize(("action", "status"), [("clear", SyncStatus.OK), ("clear_ignore", SyncStatus.IGNORED)])
-def test_clear_errors_clears_without_processing(syncs, operator, action, status, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks() as callbacks:
+def test_clear_errors_clears_without_processing(
+    syncs, operator, action, status, sent, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
         operation = operations.perform(action, [syncs["error"].pk], user=operator)
     assert operation.done == 1
-    assert callbacks == []  # nothing queued
+    assert sent == []  # nothing queued
     sync = reload(syncs["error"])
     ignoring = action == "clear_ignore"
     assert (sync.status, sync.error_message, sync.error_at, sync.ignore_changes) == (status, "", None, ignoring)

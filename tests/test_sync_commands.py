@@ -81,7 +81,10 @@ def test_mapping_by_id_works_and_an_unknown_mapping_is_an_error(data):
     ("args", "message"),
     [
         (["--older-than", "7 days"], "is not a duration like 7d, 12h or 30m"),
-        (["--ids", "1,two"], "must be comma-separated numbers"),
+        (["--ids", "1,two"], "must be comma-separated sync ids"),
+        (["--ids", "1,²"], "must be comma-separated sync ids"),
+        (["--older-than", "1000000000d"], "at most 100 years"),
+        (["--older-than", "²d"], "is not a duration"),
         (["--user", "ghost"], "No user 'ghost'"),
     ],
 )

@@ -9,11 +9,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from synchronizations import jobs
 from synchronizations.connectors import Artifact, connector_for
-from synchronizations.engine import fieldmap
+from synchronizations.engine import fieldmap, wording
 from synchronizations.engine.errors import SyncError
 from synchronizations.engine.fieldmap import LEFT, RIGHT
-from synchronizations.engine.process import queue_on_commit
 from synchronizations.models import LogEntry, Mapping, Synchronization, SyncStatus
 
 
@@ -65,7 +65,7 @@ def detect_changes(mapping_id: int) -> Detection:
         )
         if outcome.error:
             LogEntry.objects.create(
-                level=LogEntry.Level.WARNING, mapping=mapping, message=f"Change detection failed: {outcome.error}"
+                level=LogEntry.Level.WARNING, mapping=mapping, message=wording.detection_failed(outcome.error)
             )
     return outcome
 
@@ -107,7 +107,7 @@ def _apply(mapping: Mapping, side: str, artifacts: list[Artifact], outcome: Dete
             outcome.changed += 1  # already waiting; processing reads the latest version
         else:
             to_mark.append(sync.pk)
-            logs.append(LogEntry(sync=sync, mapping=mapping, message=f"Change detected on {artifact.key}."))
+            logs.append(LogEntry(sync=sync, mapping=mapping, message=wording.change_detected(artifact.key)))
             outcome.changed += 1
     now = timezone.now()
     Synchronization.objects.bulk_create(new, batch_size=500)
@@ -116,17 +116,15 @@ def _apply(mapping: Mapping, side: str, artifacts: list[Artifact], outcome: Dete
             LogEntry(
                 sync=sync,
                 mapping=mapping,
-                message=f"New artifact {getattr(sync, key_field)} in scope of '{mapping.name}': sync created.",
+                message=wording.new_artifact(getattr(sync, key_field), mapping.name),
             )
         )
     outcome.created += len(new)
     # OK or in error: process again (an error may be fixed by the edit).
-    Synchronization.objects.filter(pk__in=to_mark, status__in=[SyncStatus.OK, SyncStatus.ERROR]).update(
-        status=SyncStatus.PENDING, next_retry_at=None, attempts=0, updated_at=now
-    )
-    Synchronization.objects.filter(pk__in=to_recheck, status=SyncStatus.PROCESSING).update(recheck=True)
+    marked = Synchronization.objects.filter(pk__in=to_mark).mark_changed(now)
+    Synchronization.objects.filter(pk__in=to_recheck).flag_recheck()
     LogEntry.objects.bulk_create(logs, batch_size=1000)
-    queue_on_commit([sync.pk for sync in new] + to_mark)
+    jobs.queue_processing([sync.pk for sync in new] + marked)
 
 
 def mappings_due() -> list[int]:

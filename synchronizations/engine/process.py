@@ -1,28 +1,34 @@
-"""Processing one sync: claim it, read both sides, carry the changes over, record
-what happened. Transient failures come back with a backoff; permanent ones go to
-the error queue at once."""
+"""Processing one sync: claim it, read both sides, decide what to carry over (a
+plan), apply the plan, record what happened. Transient failures come back with a
+backoff; permanent ones go to the error queue at once.
+
+Every change of a sync's state is a SynchronizationQuerySet method (models.py);
+queueing goes through synchronizations.jobs. Nothing here imports Celery tasks."""
 
 import logging
 import random
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Subquery
 from django.utils import timezone
 
 from metrics import rollup
 from metrics.models import EventKind
-from synchronizations.connectors import Artifact, connector_for
-from synchronizations.engine import fieldmap
+from synchronizations import jobs
+from synchronizations.connectors import Artifact, Connector, connector_for
+from synchronizations.engine import fieldmap, wording
 from synchronizations.engine.errors import PermanentError, SyncError, TransientError
 from synchronizations.engine.fieldmap import LEFT, RIGHT
-from synchronizations.models import LogEntry, Mapping, Synchronization, SyncStatus, error_pattern
+from synchronizations.models import LogEntry, Mapping, Synchronization, SyncStatus
 
 logger = logging.getLogger(__name__)
+
+# Both sides of a sync as read: None for a side whose artifact is not created yet.
+Sides = dict[str, Artifact | None]
 
 
 class ClaimLost(Exception):
@@ -30,56 +36,141 @@ class ClaimLost(Exception):
 
 
 def backoff(attempt: int) -> timedelta:
-    """Delay before automatic attempt ``attempt + 1``: exponential, capped, with
-    jitter (between half and all of it) so that failed syncs do not retry in step."""
+    """Delay before automatic attempt ``attempt + 1``: exponential from
+    SYNCWEB_BACKOFF_BASE seconds, capped at SYNCWEB_BACKOFF_MAX, with jitter (between
+    half and all of it) so that failed syncs do not retry in step (README, "How syncing works")."""
     ceiling = min(settings.SYNCWEB_BACKOFF_MAX, settings.SYNCWEB_BACKOFF_BASE * 2 ** (attempt - 1))
     return timedelta(seconds=ceiling * random.uniform(0.5, 1.0))  # noqa: S311  (jitter, not secrets)
 
 
 def claim(sync_id: int, token: str) -> bool:
-    """pending -> processing, for one job only. The same job delivered again (its
-    worker died) may take its own claim back."""
-    now = timezone.now()
-    due = Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now)
-    claimable = Q(status=SyncStatus.PENDING) & due | Q(status=SyncStatus.PROCESSING, claimed_by=token)
-    return bool(
-        Synchronization.objects.filter(claimable, pk=sync_id).update(
-            status=SyncStatus.PROCESSING, claimed_by=token, processing_started_at=now, next_retry_at=None
-        )
-    )
+    """pending -> processing, for job ``token`` only (SynchronizationQuerySet.claim)."""
+    return bool(Synchronization.objects.filter(pk=sync_id).claim(token, timezone.now()))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What processing decided after reading both sides, before writing anything.
+
+    ``read``: both artifacts as read (None: not created yet). ``source``: the side
+    whose fields are carried over, or None when nothing is to be written.
+    ``fields``: the fields to write on the other side (the target), already through
+    the field map. ``messages``: (level, text) log lines decided while planning."""
+
+    read: Sides
+    source: str | None = None
+    fields: dict = field(default_factory=dict)
+    messages: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def target(self) -> str | None:
+        if self.source is None:
+            return None
+        return RIGHT if self.source == LEFT else LEFT
 
 
 @dataclass
-class Result:
-    """What processing decided after reading both sides: the write to make (if any),
-    then what to save with the sync, all in one transaction."""
+class Outcome:
+    """What applying a plan did: the sync fields to save (keys, URLs, fingerprints,
+    title), the log lines, and the metrics event (created / updated) if any."""
 
+    changes: dict
+    messages: list[tuple[str, str]]
     event: str | None = None
-    messages: list[tuple[str, str]] = field(default_factory=list)  # (level, message)
-    changes: dict = field(default_factory=dict)  # sync fields to save
-    write: Callable[[], None] | None = None
 
-    def log(self, message: str, level: str = LogEntry.Level.INFO) -> None:
-        self.messages.append((level, message))
+
+def connectors_of(mapping: Mapping) -> dict[str, Connector]:
+    """The connector of each side of ``mapping``. PermanentError for a repository kind
+    that has no connector."""
+    return {LEFT: connector_for(mapping.left), RIGHT: connector_for(mapping.right)}
+
+
+def plan(sync: Synchronization, connectors: dict[str, Connector]) -> Plan:
+    """Reads both sides of ``sync`` and decides which side changed and what to write.
+    Reads only. Raises the connectors' errors, PermanentError when neither side
+    exists, and UnmappableValue for a value the field map cannot carry."""
+    mapping: Mapping = sync.mapping
+    keys = {LEFT: sync.left_key, RIGHT: sync.right_key}
+    read = {side: connectors[side].get(keys[side]) if keys[side] else None for side in (LEFT, RIGHT)}
+    names = {side: fieldmap.relevant_fields(mapping.field_map, side) for side in (LEFT, RIGHT)}
+    stored = {LEFT: sync.left_fingerprint, RIGHT: sync.right_fingerprint}
+
+    if read[LEFT] is None and read[RIGHT] is None:
+        raise PermanentError("The sync has no artifact on either side.")
+    messages: list[tuple[str, str]] = []
+    if read[RIGHT] is None or read[LEFT] is None:
+        source = LEFT if read[RIGHT] is None else RIGHT
+    else:
+        changed = [
+            side for side in (LEFT, RIGHT) if fieldmap.fingerprint(read[side].fields, names[side]) != stored[side]
+        ]
+        if not changed:
+            return Plan(read, messages=((LogEntry.Level.INFO, wording.nothing_to_carry()),))
+        if len(changed) == 1:
+            source = changed[0]
+        else:
+            source = _resolve_conflict(mapping, read)
+            messages.append((LogEntry.Level.WARNING, _conflict_message(mapping, read, source)))
+
+    fields = fieldmap.transform(mapping.field_map, source, read[source].fields, mapping.name)
+    target = RIGHT if source == LEFT else LEFT
+    current = read[target]
+    if current is not None and all(current.fields.get(name) == value for name, value in fields.items()):
+        repository = mapping.left if source == LEFT else mapping.right
+        messages.append(
+            (
+                LogEntry.Level.INFO,
+                wording.already_matches(current.key, wording.origin(read[source].key, repository.name)),
+            )
+        )
+        return Plan(read, messages=tuple(messages))
+    return Plan(read, source, fields, tuple(messages))
+
+
+def apply(plan: Plan, sync: Synchronization, connectors: dict[str, Connector]) -> Outcome:
+    """Carries ``plan`` out: creates or updates the target artifact (nothing when the
+    plan has no source), and says what to save and log. Raises the connectors'
+    errors (ConflictError when the target changed since it was read)."""
+    mapping: Mapping = sync.mapping
+    names = {side: fieldmap.relevant_fields(mapping.field_map, side) for side in (LEFT, RIGHT)}
+    messages = list(plan.messages)
+    if plan.source is None:
+        return Outcome(_remembered(plan.read, names), messages)
+    source, target = plan.source, plan.target
+    repository = {LEFT: mapping.left, RIGHT: mapping.right}
+    origin = wording.origin(plan.read[source].key, repository[source].name)
+    current = plan.read[target]
+    if current is None:
+        scope = mapping.right_scope if target == RIGHT else mapping.left_scope
+        written = connectors[target].create(scope, plan.fields)
+        event = EventKind.CREATED
+        messages.append((LogEntry.Level.INFO, wording.created(written.key, repository[target].name, origin)))
+    else:
+        written = connectors[target].update(current.key, plan.fields, current.version)
+        event = EventKind.UPDATED
+        changed = [name for name, value in plan.fields.items() if current.fields.get(name) != value]
+        messages.append((LogEntry.Level.INFO, wording.updated(written.key, repository[target].name, origin, changed)))
+    return Outcome(_remembered({**plan.read, target: written}, names), messages, event)
 
 
 def process_sync(sync_id: int, token: str) -> str:
-    """Processes one sync if it can be claimed; returns the status it ended in, or
-    "skipped" when it was not pending (or not due yet)."""
-    if not claim(sync_id, token):
+    """Processes one sync if job ``token`` can claim it; returns the status it ended
+    in, or "skipped" when it was not pending (or not due yet), its mapping is
+    disabled, or another job took it over."""
+    now = timezone.now()
+    if not Synchronization.objects.filter(pk=sync_id).claim(token, now):
         return "skipped"
     sync = Synchronization.objects.select_related("mapping__left", "mapping__right").get(pk=sync_id)
     if not sync.mapping.enabled:
         # A disabled mapping's syncs wait, pending, until it is enabled again (the
         # reaper queues them then).
-        _claimed(sync, token).update(status=SyncStatus.PENDING, **_released(timezone.now()))
+        Synchronization.objects.filter(pk=sync_id).claimed(token).release(now)
         return "skipped"
     try:
-        result = carry_over(sync)  # reads only: no write lock is held meanwhile
+        connectors = connectors_of(sync.mapping)
+        decided = plan(sync, connectors)  # reads only: no write lock is held meanwhile
         with transaction.atomic():
-            if result.write is not None:
-                result.write()
-            return finish(sync, token, result)
+            return finish(sync, token, apply(decided, sync, connectors))
     except ClaimLost:
         logger.warning("sync %s: claim lost to another job; its work was rolled back", sync_id)
         return "skipped"
@@ -102,161 +193,82 @@ def process_batch(sync_ids: list[int], token: str) -> dict[str, int]:
     return ended
 
 
-def carry_over(sync: Synchronization) -> Result:
-    """Reads both sides and decides: which side changed, and the write that carries
-    its mapped fields to the other side (``result.write``, run by the caller)."""
-    mapping: Mapping = sync.mapping
-    connectors = {LEFT: connector_for(mapping.left), RIGHT: connector_for(mapping.right)}
-    keys = {LEFT: sync.left_key, RIGHT: sync.right_key}
-    read = {side: connectors[side].get(keys[side]) if keys[side] else None for side in (LEFT, RIGHT)}
-    names = {side: fieldmap.relevant_fields(mapping.field_map, side) for side in (LEFT, RIGHT)}
-    stored = {LEFT: sync.left_fingerprint, RIGHT: sync.right_fingerprint}
-    result = Result()
-
-    if read[LEFT] is None and read[RIGHT] is None:
-        raise PermanentError("The sync has no artifact on either side.")
-    if read[RIGHT] is None or read[LEFT] is None:
-        source = LEFT if read[RIGHT] is None else RIGHT
-    else:
-        changed = [
-            side for side in (LEFT, RIGHT) if fieldmap.fingerprint(read[side].fields, names[side]) != stored[side]
-        ]
-        if not changed:
-            result.log("No changes to carry over.")
-            _remember(result, read, names)
-            return result
-        source = changed[0] if len(changed) == 1 else _resolve_conflict(mapping, read, result)
-
-    target = RIGHT if source == LEFT else LEFT
-    repository = {LEFT: mapping.left, RIGHT: mapping.right}
-    fields = fieldmap.transform(mapping.field_map, source, read[source].fields, mapping.name)
-    origin = f"{read[source].key} in '{repository[source].name}'"
-    current = read[target]
-    if current is not None and all(current.fields.get(name) == value for name, value in fields.items()):
-        result.log(f"{current.key} already matches {origin}; nothing written.")
-        _remember(result, read, names)
-        return result
-
-    def write() -> None:
-        if current is None:
-            scope = mapping.right_scope if target == RIGHT else mapping.left_scope
-            written = connectors[target].create(scope, fields)
-            result.event = EventKind.CREATED
-            result.log(f"Created {written.key} in '{repository[target].name}' from {origin}.")
-        else:
-            written = connectors[target].update(current.key, fields, current.version)
-            result.event = EventKind.UPDATED
-            changed = ", ".join(sorted(name for name, value in fields.items() if current.fields.get(name) != value))
-            result.log(f"Updated {written.key} in '{repository[target].name}' from {origin}: {changed}.")
-        _remember(result, {**read, target: written}, names)
-
-    result.write = write
-    return result
-
-
-def _resolve_conflict(mapping: Mapping, read: dict[str, Artifact], result: Result) -> str:
+def _resolve_conflict(mapping: Mapping, read: Sides) -> str:
+    """The side whose fields win when both changed: the mapping's conflict policy."""
     policy = mapping.conflict_policy
     if policy == Mapping.ConflictPolicy.LEFT:
-        source = LEFT
-    elif policy == Mapping.ConflictPolicy.RIGHT:
-        source = RIGHT
-    else:
-        source = LEFT if read[LEFT].updated_at >= read[RIGHT].updated_at else RIGHT
-    result.log(
-        f"Both {read[LEFT].key} and {read[RIGHT].key} changed since the last sync; conflict policy "
-        f"'{mapping.get_conflict_policy_display()}' chose {read[source].key} ({source} side).",
-        LogEntry.Level.WARNING,
+        return LEFT
+    if policy == Mapping.ConflictPolicy.RIGHT:
+        return RIGHT
+    return LEFT if read[LEFT].updated_at >= read[RIGHT].updated_at else RIGHT
+
+
+def _conflict_message(mapping: Mapping, read: Sides, source: str) -> str:
+    return wording.conflict(
+        read[LEFT].key, read[RIGHT].key, mapping.get_conflict_policy_display(), read[source].key, source
     )
-    return source
 
 
-def _remember(result: Result, read: dict[str, Artifact], names: dict[str, list[str]]) -> None:
-    """What both sides look like now, so that the next change detection can tell our
-    own writes (same fingerprint) from new edits."""
+def _remembered(read: Sides, names: dict[str, list[str]]) -> dict:
+    """What both sides look like now (keys, URLs, fingerprints, the title), so that
+    the next change detection can tell our own writes (same fingerprint) from new edits."""
+    changes = {}
     for side in (LEFT, RIGHT):
         artifact = read[side]
-        result.changes[f"{side}_key"] = artifact.key
-        result.changes[f"{side}_url"] = artifact.url
-        result.changes[f"{side}_fingerprint"] = fieldmap.fingerprint(artifact.fields, names[side])
+        changes[f"{side}_key"] = artifact.key
+        changes[f"{side}_url"] = artifact.url
+        changes[f"{side}_fingerprint"] = fieldmap.fingerprint(artifact.fields, names[side])
     title = read[LEFT].fields.get("title") or read[RIGHT].fields.get("title")
     if title:
-        result.changes["title"] = str(title)[:500]
+        changes["title"] = str(title)[:500]
+    return changes
 
 
-def _claimed(sync: Synchronization, token: str):
-    return Synchronization.objects.filter(pk=sync.pk, status=SyncStatus.PROCESSING, claimed_by=token)
-
-
-def _released(now) -> dict:
-    return {"claimed_by": "", "processing_started_at": None, "updated_at": now}
-
-
-def finish(sync: Synchronization, token: str, result: Result) -> str:
-    """Saves a success (inside the caller's transaction, with the write it made)."""
+def finish(sync: Synchronization, token: str, outcome: Outcome) -> str:
+    """Saves a success (inside the caller's transaction, with the write it made):
+    status ok, or pending and queued again when a change arrived meanwhile. Raises
+    ClaimLost when another job holds the sync now (the caller's transaction rolls
+    the write back)."""
     now = timezone.now()
-    done = {
-        **result.changes,
-        **_released(now),
-        "last_processed_at": now,
-        "error_message": "",
-        "error_pattern": "",
-        "error_detail": "",
-        "error_at": None,
-        "attempts": 0,
-    }
-    status = SyncStatus.OK
-    if not _claimed(sync, token).filter(recheck=False).update(status=status, **done):
-        # A change arrived while we worked: process once more.
-        if not _claimed(sync, token).update(status=SyncStatus.PENDING, recheck=False, **done):
-            raise ClaimLost
-        status = SyncStatus.PENDING
-        result.log("Changed again while being processed; queued once more.")
-        queue_on_commit([sync.pk])
-    if result.event:
-        rollup.record(mapping_id=sync.mapping_id, kind=result.event, sync_id=sync.pk, when=now)
-    _write_log(sync, result.messages, now)
+    ended = Synchronization.objects.filter(pk=sync.pk).finish(token, now, **outcome.changes)
+    if sync.pk not in ended:
+        raise ClaimLost
+    status = ended[sync.pk]
+    messages = outcome.messages
+    if status == SyncStatus.PENDING:
+        messages.append((LogEntry.Level.INFO, wording.changed_while_processing()))
+        jobs.queue_processing([sync.pk])
+    if outcome.event:
+        rollup.record(mapping_id=sync.mapping_id, kind=outcome.event, sync_id=sync.pk, when=now)
+    _write_log(sync, messages, now)
     return status
 
 
 def fail_transient(sync: Synchronization, token: str, exc: TransientError) -> str:
+    """A failure worth trying again: pending with a backoff, up to
+    SYNCWEB_MAX_ATTEMPTS attempts; then a permanent failure saying so."""
     now = timezone.now()
     attempts = sync.attempts + 1
     limit = settings.SYNCWEB_MAX_ATTEMPTS
     if attempts >= limit:
-        gave_up = PermanentError(f"{exc.message} (gave up after {attempts} attempts)", exc.detail)
-        return fail_permanent(sync, token, gave_up)
+        return fail_permanent(sync, token, PermanentError(wording.gave_up(exc.message, attempts), exc.detail))
     delay = backoff(attempts)
-    updated = _claimed(sync, token).update(
-        status=SyncStatus.PENDING,
-        attempts=attempts,
-        retry_count=F("retry_count") + 1,
-        next_retry_at=now + delay,
-        **_released(now),
-    )
-    if updated:
-        message = f"Attempt {attempts} of {limit} failed: {exc.message}. Next attempt in {delay.total_seconds():.0f} s."
+    mine = Synchronization.objects.filter(pk=sync.pk).claimed(token)
+    if mine.release(now, retry_at=now + delay, failed_attempt=True):
+        message = wording.attempt_failed(attempts, limit, exc.message, delay.total_seconds())
         _write_log(sync, [(LogEntry.Level.WARNING, message)], now, detail=exc.detail)
     return SyncStatus.PENDING
 
 
 def fail_permanent(sync: Synchronization, token: str, exc: SyncError) -> str:
+    """A failure that will repeat until someone changes something: the error queue."""
     now = timezone.now()
-    updated = _claimed(sync, token).update(
-        status=SyncStatus.ERROR,
-        error_message=exc.message,
-        error_pattern=error_pattern(exc.message),
-        error_detail=exc.detail,
-        error_at=now,
-        last_processed_at=now,
-        attempts=F("attempts") + 1,
-        **_released(now),
-    )
-    if updated:
-        _write_log(sync, [(LogEntry.Level.ERROR, f"Processing failed: {exc.message}")], now, detail=exc.detail)
+    if Synchronization.objects.filter(pk=sync.pk).claimed(token).fail(exc.message, exc.detail, now=now):
+        _write_log(sync, [(LogEntry.Level.ERROR, wording.processing_failed(exc.message))], now, detail=exc.detail)
     return SyncStatus.ERROR
 
 
-def _write_log(sync: Synchronization, messages: list[tuple[str, str]], now, detail: str = "") -> None:
+def _write_log(sync: Synchronization, messages: list[tuple[str, str]], now: datetime, detail: str = "") -> None:
     LogEntry.objects.bulk_create(
         LogEntry(
             timestamp=now, level=level, message=message, detail=detail, sync_id=sync.pk, mapping_id=sync.mapping_id
@@ -265,60 +277,39 @@ def _write_log(sync: Synchronization, messages: list[tuple[str, str]], now, deta
     )
 
 
-# Syncs per job when many are queued at once (a Retry of 100,000 is 1,000 jobs, not
-# 100,000 messages); one job processes them one after the other.
-QUEUE_BATCH = 100
-
-
-def queue_on_commit(sync_ids: list[int]) -> None:
-    """Queues processing of the syncs once the current transaction commits, in jobs
-    of up to QUEUE_BATCH syncs. If the broker is unreachable then, the failure is
-    logged and the syncs stay pending: the reaper queues them again after
-    SYNCWEB_PROCESSING_TIMEOUT."""
-    from synchronizations.tasks import process_sync, process_syncs
-
-    def send() -> None:
-        for start in range(0, len(sync_ids), QUEUE_BATCH):
-            batch = sync_ids[start : start + QUEUE_BATCH]
-            if len(batch) == 1:
-                process_sync.delay(batch[0])
-            else:
-                process_syncs.delay(batch)
-
-    if sync_ids:
-        transaction.on_commit(send, robust=True)
+# How many stuck syncs one reaper round puts back.
+REAP_LIMIT = 1000
 
 
 def reap_stuck(timeout: timedelta | None = None) -> int:
-    """Puts back to pending the syncs left in processing longer than ``timeout`` (their
-    worker died), and queues again pending syncs whose job has waited that long (the
-    message was lost); returns how many syncs it put back."""
+    """Puts back to pending the syncs left in processing longer than ``timeout``
+    (default SYNCWEB_PROCESSING_TIMEOUT; their worker died), and makes due again the
+    pending syncs whose job has waited that long (the message was lost); returns
+    how many syncs it put back."""
     timeout = timeout or timedelta(seconds=settings.SYNCWEB_PROCESSING_TIMEOUT)
     now = timezone.now()
     cutoff = now - timeout
-    Synchronization.objects.filter(status=SyncStatus.PENDING, next_retry_at__isnull=True, updated_at__lt=cutoff).update(
-        next_retry_at=now, updated_at=now
-    )
-    reaped = []
+    Synchronization.objects.filter(next_retry_at__isnull=True, updated_at__lt=cutoff).make_due(now)
     stuck = Synchronization.objects.filter(status=SyncStatus.PROCESSING, processing_started_at__lt=cutoff)
-    for sync in stuck.only("pk", "mapping_id")[:1000]:
-        with transaction.atomic():
-            if stuck.filter(pk=sync.pk).update(status=SyncStatus.PENDING, next_retry_at=now, **_released(now)):
-                message = (
-                    f"Processing did not finish within {timeout.total_seconds():.0f} s (worker lost?); queued again."
-                )
-                _write_log(sync, [(LogEntry.Level.WARNING, message)], now)
-                reaped.append(sync.pk)
+    with transaction.atomic():
+        reaped = stuck.filter(pk__in=Subquery(stuck.order_by("pk").values("pk")[:REAP_LIMIT])).release(
+            now, retry_at=now
+        )
+        LogEntry.objects.add_for_syncs(
+            reaped,
+            wording.processing_lost(timeout.total_seconds()),
+            level=LogEntry.Level.WARNING,
+            at=now,
+        )
     return len(reaped)
 
 
 def queue_due(limit: int = 5000) -> int:
-    """Queues the pending syncs whose (re)try time has come; returns how many."""
+    """Queues the pending syncs whose (re)try time has come, the longest waiting
+    first, at most ``limit``; returns how many."""
     now = timezone.now()
     due = Synchronization.objects.filter(status=SyncStatus.PENDING, next_retry_at__lte=now)
-    ids = list(due.order_by("next_retry_at").values_list("pk", flat=True)[:limit])
     with transaction.atomic():
-        # Unset the time, so that the next round does not queue them again.
-        Synchronization.objects.filter(pk__in=ids, status=SyncStatus.PENDING).update(next_retry_at=None, updated_at=now)
-        queue_on_commit(ids)
+        ids = due.filter(pk__in=Subquery(due.order_by("next_retry_at").values("pk")[:limit])).take_due(now)
+        jobs.queue_processing(ids)
     return len(ids)

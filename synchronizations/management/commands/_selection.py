@@ -12,16 +12,21 @@ from django.utils import timezone
 
 from synchronizations import operations
 from synchronizations.models import Mapping, Operation, Synchronization
+from syncweb.inputs import parse_id, parse_int
 
-DURATION = re.compile(r"^(\d+)([dhm])$")
+DURATION = re.compile(r"(.+)([dhm])")
 UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+# The longest duration --older-than accepts, in each unit: 100 years.
+LONGEST = {"d": 36_500, "h": 36_500 * 24, "m": 36_500 * 24 * 60}
 
 
 def parse_duration(text: str) -> timedelta:
-    match = DURATION.match(text.strip())
-    if not match:
-        raise CommandError(f"--older-than {text!r} is not a duration like 7d, 12h or 30m.")
-    return timedelta(**{UNITS[match[2]]: int(match[1])})
+    """``7d``, ``12h``, ``30m`` as a timedelta (up to 100 years); CommandError otherwise."""
+    match = DURATION.fullmatch(text.strip())
+    amount = parse_int(match[1], minimum=0, maximum=LONGEST[match[2]]) if match else None
+    if amount is None:
+        raise CommandError(f"--older-than {text!r} is not a duration like 7d, 12h or 30m (at most 100 years).")
+    return timedelta(**{UNITS[match[2]]: amount})
 
 
 class SelectionCommand(BaseCommand):
@@ -49,7 +54,7 @@ class SelectionCommand(BaseCommand):
         filters = {"command": self.__module__.rsplit(".", 1)[-1]}
         if options["mapping"]:
             name = options["mapping"]
-            mapping = Mapping.objects.filter(Q(name=name) | Q(pk=int(name) if name.isdigit() else None)).first()
+            mapping = Mapping.objects.filter(Q(name=name) | Q(pk=parse_id(name))).first()
             if mapping is None:
                 raise CommandError(f"No mapping with the id or name {name!r}.")
             queryset = queryset.filter(mapping=mapping)
@@ -62,10 +67,10 @@ class SelectionCommand(BaseCommand):
             queryset = queryset.filter(error_message__icontains=options["message_contains"])
             filters["message_contains"] = options["message_contains"]
         if options["ids"]:
-            try:
-                ids = [int(part) for part in options["ids"].split(",") if part.strip()]
-            except ValueError:
-                raise CommandError(f"--ids {options['ids']!r} must be comma-separated numbers.") from None
+            parts = [part for part in options["ids"].split(",") if part.strip()]
+            ids = [parse_id(part) for part in parts]
+            if not parts or None in ids:
+                raise CommandError(f"--ids {options['ids']!r} must be comma-separated sync ids (whole numbers from 1).")
             queryset = queryset.filter(pk__in=ids)
             filters["ids"] = ids
         return queryset, filters
@@ -86,7 +91,7 @@ class SelectionCommand(BaseCommand):
         if options["dry_run"]:
             self.stdout.write(f"Would {self.verb.lower()} {count} sync(s): {shown}. Nothing was changed (dry run).")
             return
-        if count > operations.CONFIRM_ABOVE and not options["yes"]:
+        if operations.needs_confirmation(selection, all_matching=False) and not options["yes"]:
             if not sys.stdin.isatty():
                 raise CommandError(f"{count} syncs match; pass --yes to {self.verb.lower()} them without asking.")
             answer = input(f"{self.verb} {count} syncs? [y/N] ")
@@ -99,7 +104,7 @@ class SelectionCommand(BaseCommand):
             )
         except operations.ActionRefused as refusal:
             raise CommandError(str(refusal)) from None
-        skipped = f"; {operation.failed} skipped" if operation.failed else ""
+        skipped = f"; {operation.skipped} skipped" if operation.skipped else ""
         self.stdout.write(
             self.style.SUCCESS(
                 f"{self.verb}: {operation.done} of {count} sync(s) done{skipped} (operation #{operation.pk})."

@@ -1,0 +1,67 @@
+"""The form of the Syncs tab's actions: what was asked for, and on which syncs."""
+
+from django import forms
+from django.http import QueryDict
+
+from synchronizations import operations
+from synchronizations.filters import SyncFilter
+from synchronizations.models import Operation, Synchronization
+from syncweb.inputs import parse_id
+
+FILTER_FIELDS = ("status", "mapping", "q", "pattern")
+
+
+class SyncActionForm(forms.Form):
+    """Retry / Clear Errors / Clear Errors and Ignore Changes, on the checked ``ids``
+    or, with ``select_all``, on every sync matching the Syncs tab's filters (sent
+    along). ``cleaned_data["selection"]`` is the operations.Selection to act on;
+    an action that breaks a rule (operations.check) or filters that are not valid
+    are form errors, and nothing is changed."""
+
+    action = forms.CharField()
+    select_all = forms.BooleanField(required=False)
+    confirmed = forms.BooleanField(required=False)
+
+    def clean_action(self) -> str:
+        action = self.cleaned_data["action"]
+        if action not in Operation.Action.values:
+            raise forms.ValidationError(f"Unknown action {action!r}.")
+        return action
+
+    @property
+    def label(self) -> str:
+        """The action's name as the page shows it (the raw value if unknown)."""
+        action = self.data.get("action", "")
+        return Operation.Action(action).label if action in Operation.Action.values else action
+
+    @property
+    def all_matching(self) -> bool:
+        return bool(self.cleaned_data.get("select_all"))
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        if cleaned.get("select_all"):
+            filters = {name: self.data.get(name, "") for name in FILTER_FIELDS}
+            filterset = SyncFilter(filters, queryset=Synchronization.objects.all())
+            if filterset.problems():
+                raise forms.ValidationError(" ".join(filterset.problems()))
+            selection = operations.select_matching(filterset.qs, {k: v for k, v in filters.items() if v})
+        else:
+            raw = self.data.getlist("ids") if isinstance(self.data, QueryDict) else list(self.data.get("ids", []))
+            parsed = {value: parse_id(value) for value in raw}
+            selection = operations.select_ids(pk for pk in parsed.values() if pk is not None)
+            selection.unknown += [value for value, pk in parsed.items() if pk is None]  # reported, never acted on
+        try:
+            operations.check(cleaned["action"], selection)
+        except operations.ActionRefused as refusal:
+            raise forms.ValidationError(str(refusal)) from None
+        cleaned["selection"] = selection
+        return cleaned
+
+    def refusal(self) -> str:
+        """Why the action was refused, every error of the form in a few sentences,
+        ending by saying that nothing was changed."""
+        text = " ".join(error for errors in self.errors.values() for error in errors)
+        return text if text.endswith("Nothing was changed.") else f"{text} Nothing was changed."

@@ -1,0 +1,78 @@
+"""Queueing background work: the one module that sends Celery messages.
+
+Work is sent by task name, once the current transaction commits, so that a worker
+never looks for a row that is not there yet, and so that nothing here imports the
+tasks: ``tasks.py`` imports the engine and the operations, and they import this
+module, never the reverse (background work flows one way, as Zulip's
+``queue_event_on_commit``).
+
+A broker that cannot take a message does not make the caller fail: the failure is
+logged and the work stays recorded in the database (syncs pending, an Operation
+queued), where the periodic rounds find it again (synchronizations.engine.process
+``reap_stuck`` for syncs; the Operation dispatcher for operations).
+"""
+
+import functools
+import logging
+
+from django.db import transaction
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
+
+from syncweb.celery import app
+
+logger = logging.getLogger(__name__)
+
+PROCESS_SYNCS = "synchronizations.tasks.process_syncs"
+RUN_OPERATION = "synchronizations.tasks.run_operation"
+DETECT_MAPPING = "synchronizations.tasks.detect_mapping"
+
+# Syncs per job when many are queued at once (a Retry of 100,000 is 1,000 jobs, not
+# 100,000 messages); one job processes its syncs one after the other.
+QUEUE_BATCH = 100
+# What a broker that is down raises when a message is sent to it.
+BROKER_DOWN = (OperationalError, RedisError, OSError)
+
+
+@functools.cache
+def _discover_tasks() -> None:
+    """Registers the tasks of the installed apps in this process (Celery's own
+    autodiscovery, which a worker runs at start and a web process never does), so
+    that a message goes through its task: in eager mode (tests) it runs in place."""
+    app.loader.import_default_modules()
+
+
+def send(task_name: str, *args) -> bool:
+    """Sends one message for the task named ``task_name`` with ``args`` now. Returns
+    False, having logged why, when the broker cannot take it. An exception the task
+    itself raises in eager mode (tests) is not swallowed."""
+    _discover_tasks()
+    try:
+        app.signature(task_name, args=args).apply_async()
+    except BROKER_DOWN as exc:
+        logger.warning("could not queue %s%r: the broker did not take it (%s); it stays recorded", task_name, args, exc)
+        return False
+    return True
+
+
+def send_on_commit(task_name: str, *args) -> None:
+    """send() once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: send(task_name, *args))
+
+
+def queue_processing(sync_ids: list[int]) -> None:
+    """Queues processing of ``sync_ids`` after commit, in jobs of up to QUEUE_BATCH
+    syncs. The syncs must be pending; what the broker does not take is queued again
+    by the reaper after SYNCWEB_PROCESSING_TIMEOUT."""
+    for start in range(0, len(sync_ids), QUEUE_BATCH):
+        send_on_commit(PROCESS_SYNCS, sync_ids[start : start + QUEUE_BATCH])
+
+
+def queue_operation(operation_id: int) -> None:
+    """Queues the run of Operation ``operation_id`` after commit."""
+    send_on_commit(RUN_OPERATION, operation_id)
+
+
+def queue_detection(mapping_id: int) -> None:
+    """Queues change detection of Mapping ``mapping_id`` (at once, or after commit)."""
+    send_on_commit(DETECT_MAPPING, mapping_id)

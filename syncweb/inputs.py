@@ -1,0 +1,30 @@
+"""One parser for numbers that come from outside: query strings, forms, cursors,
+command options. ``str.isdigit()`` accepts "²" and other Unicode digits that
+``int()`` then refuses, and ``int()`` takes any size; this accepts only ASCII digits
+and only values within the bounds the caller can handle."""
+
+import re
+
+# The largest value a database id (a signed 64-bit integer) holds.
+MAX_ID = 2**63 - 1
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+# Longer text than this cannot be a number we accept (and is not worth converting).
+_MAX_CHARS = 25
+
+
+def parse_int(text: str | None, *, minimum: int, maximum: int) -> int | None:
+    """The integer ``text`` spells in ASCII digits (an optional sign, surrounding
+    white space allowed), if it lies within [minimum, maximum]; otherwise None.
+    Never raises."""
+    if text is None:
+        return None
+    text = text.strip()
+    if len(text) > _MAX_CHARS or not _INTEGER.fullmatch(text):
+        return None
+    value = int(text)
+    return value if minimum <= value <= maximum else None
+
+
+def parse_id(text: str | None) -> int | None:
+    """A database id (1 to MAX_ID) from ``text``, or None."""
+    return parse_int(text, minimum=1, maximum=MAX_ID)

@@ -1,0 +1,65 @@
+"""synchronizations.jobs: work is sent by task name, after commit, in batches, and a
+broker that refuses a message does not make the caller fail."""
+
+import logging
+
+import pytest
+from django.db import transaction
+from kombu.exceptions import OperationalError
+
+from synchronizations import jobs
+from syncweb.celery import app
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """What jobs.send() was asked to send, as (task name, args)."""
+    calls = []
+    monkeypatch.setattr(jobs, "send", lambda name, *args: calls.append((name, args)) or True)
+    return calls
+
+
+@pytest.mark.django_db
+def test_many_syncs_are_queued_in_jobs_of_a_hundred(sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.queue_processing(list(range(1, 252)))
+        jobs.queue_processing([7])
+    assert [(name, len(args[0])) for name, args in sent] == [(jobs.PROCESS_SYNCS, n) for n in (100, 100, 51, 1)]
+    assert [pk for _, (ids,) in sent[:3] for pk in ids] == list(range(1, 252))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nothing_is_sent_before_the_transaction_commits_nor_after_a_rollback(sent):
+    with transaction.atomic():
+        jobs.queue_operation(5)
+        assert sent == []
+    assert sent == [(jobs.RUN_OPERATION, (5,))]
+    with pytest.raises(RuntimeError), transaction.atomic():
+        jobs.queue_detection(9)
+        raise RuntimeError("rolled back")
+    assert sent == [(jobs.RUN_OPERATION, (5,))]
+
+
+def test_every_name_jobs_sends_is_a_registered_task():
+    jobs._discover_tasks()
+    for name in (jobs.PROCESS_SYNCS, jobs.RUN_OPERATION, jobs.DETECT_MAPPING):
+        assert name in app.tasks, name
+
+
+def test_a_broker_that_refuses_the_message_is_logged_not_raised(monkeypatch, caplog):
+    def refuse(self, *args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+
+    monkeypatch.setattr("celery.canvas.Signature.apply_async", refuse)
+    with caplog.at_level(logging.WARNING, logger="synchronizations.jobs"):
+        assert jobs.send(jobs.RUN_OPERATION, 3) is False
+    assert "could not queue synchronizations.tasks.run_operation(3,)" in caplog.text
+
+
+def test_an_error_of_the_task_itself_is_not_swallowed_in_eager_mode(monkeypatch):
+    def broken(self, *args, **kwargs):
+        raise ZeroDivisionError
+
+    monkeypatch.setattr("celery.canvas.Signature.apply_async", broken)
+    with pytest.raises(ZeroDivisionError):
+        jobs.send(jobs.RUN_OPERATION, 3)
