@@ -4,6 +4,10 @@ import pytest
 from django.core.management import call_command
 
 from synchronizations import demo
+from synchronizations.engine import fieldmap, process
+from synchronizations.engine.detect import detect_changes
+from synchronizations.engine.errors import PermanentError
+from synchronizations.engine.fieldmap import LEFT
 from synchronizations.models import Mapping, Repository, SandboxArtifact, Synchronization, SyncStatus
 
 pytestmark = pytest.mark.django_db
@@ -18,16 +22,42 @@ def versions():
     return dict(SandboxArtifact.objects.values_list("pk", "version"))
 
 
-def test_every_action_changes_the_demo_trackers(seeded):
+def edited_since(before: dict[int, int]) -> list[SandboxArtifact]:
+    return [a for a in SandboxArtifact.objects.all() if a.version != before.get(a.pk)]
+
+
+def test_creating_adds_an_artifact_on_the_left(seeded):
     traffic = demo.DemoTraffic(seed=3)
     mapping = Mapping.objects.get(name="Web defects ↔ QA tickets")
-    count = SandboxArtifact.objects.count()
-    assert "created WEB-" in traffic.create(mapping)
-    assert SandboxArtifact.objects.count() == count + 1
-    for action in (traffic.edit_left, traffic.edit_right, traffic.unmappable_edit, traffic.fix_an_error):
-        before = versions()
-        assert action(mapping)
-        assert versions() != before, action.__name__
+    before = versions()
+    said = traffic.create(mapping)
+    [new] = edited_since(before)
+    assert new.pk not in before and new.repository == mapping.left
+    assert new.key.startswith("WEB-") and f"created {new.key}" in said
+
+
+@pytest.mark.parametrize(
+    ("action", "side", "fields"),
+    [("edit_left", "left", {"status", "priority"}), ("edit_right", "right", {"status", "assignee"})],
+)
+def test_an_edit_changes_one_field_of_one_artifact_on_its_side(seeded, action, side, fields):
+    mapping = Mapping.objects.get(name="Web defects ↔ QA tickets")
+    before = {a.pk: a for a in SandboxArtifact.objects.all()}
+    getattr(demo.DemoTraffic(seed=3), action)(mapping)
+    [edited] = edited_since({pk: a.version for pk, a in before.items()})
+    assert edited.repository == getattr(mapping, side)
+    changed = {name for name, value in edited.fields.items() if before[edited.pk].fields.get(name) != value}
+    assert len(changed) <= 1 and changed <= fields  # the same value again changes nothing but the version
+
+
+def test_an_unmappable_edit_gives_a_left_artifact_a_value_the_mapping_cannot_carry(seeded):
+    mapping = Mapping.objects.get(name="Web defects ↔ QA tickets")
+    before = versions()
+    demo.DemoTraffic(seed=3).unmappable_edit(mapping)
+    [edited] = edited_since(before)
+    assert edited.repository == mapping.left
+    with pytest.raises(PermanentError):
+        fieldmap.transform(mapping.field_map, LEFT, edited.fields, mapping.name)
 
 
 def test_an_outage_takes_a_repository_offline_until_stop(seeded):
@@ -40,9 +70,6 @@ def test_an_outage_takes_a_repository_offline_until_stop(seeded):
 
 
 def test_fixing_an_error_makes_its_artifact_mappable(seeded):
-    from synchronizations.engine import process
-    from synchronizations.engine.detect import detect_changes
-
     mapping = Mapping.objects.get(name="Web defects ↔ QA tickets")
     sync = Synchronization.objects.filter(mapping=mapping, status=SyncStatus.ERROR).first()
     Synchronization.objects.filter(mapping=mapping, status=SyncStatus.ERROR).exclude(pk=sync.pk).update(

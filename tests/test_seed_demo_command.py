@@ -1,4 +1,7 @@
+import inspect
 import io
+import itertools
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -7,7 +10,9 @@ from django.db.models import Count, Q, Sum
 
 from metrics.models import HourlyRollup, SyncEvent
 from synchronizations import demo
-from synchronizations.models import LogEntry, Mapping, Repository, Synchronization, SyncStatus
+from synchronizations.engine import process, wording
+from synchronizations.engine.detect import detect_changes
+from synchronizations.models import LogEntry, Mapping, Repository, SandboxArtifact, Synchronization, SyncStatus
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 3, 29, 12, 30, tzinfo=UTC)  # a DST change day in Europe
@@ -74,10 +79,6 @@ def test_reset_keeps_data_that_is_not_the_demo():
 
 
 def test_demo_syncs_stand_on_real_artifacts_the_engine_agrees_with():
-    from synchronizations.engine import process
-    from synchronizations.engine.detect import detect_changes
-    from synchronizations.models import SandboxArtifact
-
     demo.seed(syncs=200, now=NOW)
     keys = set(SandboxArtifact.objects.values_list("key", flat=True))
     for left_key, right_key in Synchronization.objects.values_list("left_key", "right_key"):
@@ -93,3 +94,55 @@ def test_demo_syncs_stand_on_real_artifacts_the_engine_agrees_with():
     for mapping in Mapping.objects.all():
         detect_changes(mapping.pk)
     assert set(Synchronization.objects.filter(status=SyncStatus.OK).values_list("pk", flat=True)) == ok
+
+
+def wording_sentences() -> list[re.Pattern]:
+    """Every log message the engine's wording module can make, as a pattern: each
+    argument a hole (.+), each flag both ways."""
+    hole = "\x00"
+
+    class Hole:
+        def __format__(self, spec: str) -> str:
+            return hole
+
+    patterns = []
+    for name, function in inspect.getmembers(wording, inspect.isfunction):
+        if name == "origin":  # a part of a sentence, not a message
+            continue
+        parameters = inspect.signature(function).parameters.values()
+        flags = [p.name for p in parameters if p.annotation is bool]
+        for values in itertools.product([False, True], repeat=len(flags)):
+            arguments = {p.name: [hole] if p.annotation == list[str] else Hole() for p in parameters}
+            arguments.update(zip(flags, values, strict=True))
+            text = function(**arguments)
+            patterns.append(re.compile("(.+)".join(re.escape(part) for part in text.split(hole))))
+    return patterns
+
+
+def test_the_history_says_only_what_the_engine_and_the_operators_say():
+    demo.seed(syncs=300, now=NOW)
+    sentences = wording_sentences()
+    messages = set(LogEntry.objects.values_list("message", flat=True))
+    assert [m for m in messages if not any(p.fullmatch(m) for p in sentences)] == []
+    # An update names the artifact written and where it came from, as the engine does.
+    entry = LogEntry.objects.filter(message__startswith="Updated ").select_related("sync__mapping").first()
+    sync, mapping = entry.sync, entry.sync.mapping
+    source = wording.origin(sync.left_key, mapping.left.name)
+    assert entry.message in {
+        wording.updated(sync.right_key, mapping.right.name, source, fields)
+        for fields in (["assignee"], ["status"], ["assignee", "status"])
+    }
+
+
+def test_pending_syncs_are_due_and_processing_ones_held_by_a_worker_that_is_gone():
+    demo.seed(syncs=500, now=NOW)
+    syncs = Synchronization.objects
+    pending = syncs.filter(status=SyncStatus.PENDING)
+    assert pending.exists() and not pending.filter(Q(next_retry_at=None) | Q(next_retry_at__gt=NOW)).exists()
+    processing = syncs.filter(status=SyncStatus.PROCESSING)
+    assert processing.exists()
+    assert not processing.filter(Q(claimed_by="") | Q(processing_started_at=None)).exists()
+    ignored = syncs.filter(status=SyncStatus.IGNORED)
+    assert ignored.exists() and not ignored.filter(Q(ignore_changes=False) | ~Q(error_message="")).exists()
+    errors = syncs.filter(status=SyncStatus.ERROR)
+    assert not errors.filter(error_pattern="").exists()
