@@ -20,8 +20,8 @@ from django.core.management.color import no_style
 from django.db import connection, transaction
 
 from metrics.models import HourlyRollup, SyncEvent
-from synchronizations import derived
 from synchronizations.demo import FIELD_MAP
+from synchronizations.derived import schema
 from synchronizations.models import LogEntry, Mapping, Operation, Repository, Synchronization, error_pattern
 
 
@@ -213,7 +213,7 @@ class Generator:
     def drop_indexes(self) -> None:
         """Loading first and indexing afterwards sorts once per index, instead of
         inserting 10 million rows at random places of each; the triggers of
-        derived.py go too (derived.install() puts them back and recounts)."""
+        derived/schema.py go too (schema.install() puts them back and recounts)."""
         self.indexes = []
         tables = [model._meta.db_table for model in self.BIG]
         with connection.cursor() as cursor:
@@ -233,7 +233,7 @@ class Generator:
             self.indexes = cursor.fetchall()
             for name, _ in self.indexes:
                 cursor.execute(f'DROP INDEX "{name}"')
-        derived.drop(connection, keep_search_table=True)
+        schema.drop(connection, keep_search_table=True)
 
     def create_indexes(self) -> None:
         with connection.cursor() as cursor:
@@ -383,7 +383,7 @@ class Generator:
         vacuum()
 
     def finish(self) -> None:
-        derived.install(connection, force_rebuild=True)
+        schema.install(connection, force_rebuild=True)
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE bench_template")
             if self.vendor == "postgresql":

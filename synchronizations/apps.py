@@ -2,14 +2,17 @@ from django.apps import AppConfig
 from django.db import connections
 from django.db.models.signals import post_migrate
 
+from synchronizations.derived import schema
+
 
 def _install_derived(sender, using="default", **kwargs):
-    from synchronizations import derived
-
-    derived.install(connections[using])
+    """post_migrate: creates whatever of derived/schema.py is missing on ``using``."""
+    schema.install(connections[using])
 
 
 class SynchronizationsConfig(AppConfig):
+    """The domain app; after every migrate it puts back the derived data's triggers."""
+
     name = "synchronizations"
     verbose_name = "Synchronizations"
 

@@ -3,8 +3,8 @@
 import django_filters
 from django.db.models import Q
 
-from synchronizations import derived
 from synchronizations.models import LogEntry, Mapping, SyncCount, Synchronization, SyncStatus
+from synchronizations.search import search as search_syncs
 from syncweb.filters import ForgivingFilterSet
 
 
@@ -23,19 +23,9 @@ class SyncFilter(ForgivingFilterSet):
 
     def search(self, queryset, name, value):
         """Title, either artifact key, or the error message contains the text
-        (case-insensitive), looked up in the search index of derived.py."""
+        (case-insensitive): synchronizations.search."""
         value = value.strip()
-        if not value:
-            return queryset
-        found = derived.search(queryset, value)
-        if found is None:  # too short for the index: a scan
-            found = queryset.filter(
-                Q(title__icontains=value)
-                | Q(left_key__icontains=value)
-                | Q(right_key__icontains=value)
-                | Q(error_message__icontains=value)
-            )
-        return found
+        return search_syncs(queryset, value) if value else queryset
 
     def status_counts(self) -> dict[str, int]:
         """Syncs per status under every valid filter but the status one: read from

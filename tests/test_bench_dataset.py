@@ -9,8 +9,9 @@ from django.db.models import Count
 
 from bench import dataset
 from metrics.models import HourlyRollup, SyncEvent
-from synchronizations import derived
 from synchronizations.models import LogEntry, Mapping, SyncCount, Synchronization
+from synchronizations.search import search
+from tests import factories
 
 TINY = replace(dataset.SCALES["small"], name="tiny", syncs=4000, logs=8000, events=6000, mappings=5, heavy_logs=400)
 
@@ -46,7 +47,7 @@ def test_the_data_set_has_the_shape_of_bench_md():
 
     # The derived data came back after the load: counts and the search index.
     assert SyncCount.objects.by_status() == {status: round(share[status] * 4000) for status in share}
-    found = derived.search(Synchronization.objects.all(), "tracker")
+    found = search(Synchronization.objects.all(), "tracker")
     assert found.count() == errors.filter(error_message__icontains="tracker").count() > 0
 
 
@@ -60,8 +61,6 @@ def test_the_same_seed_gives_the_same_rows_and_another_seed_others():
 
 
 def test_it_refuses_a_database_with_data_of_its_own():
-    from tests import factories
-
     factories.sync(factories.mapping(), "REAL-1")
     with pytest.raises(dataset.NotABenchDatabase):
         dataset.prepare("small")

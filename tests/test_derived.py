@@ -1,14 +1,19 @@
 """The counts per (mapping, status) and the search index that the database keeps
-(synchronizations/derived.py): exact after every kind of write, on SQLite and on
+(synchronizations/derived/schema.py) and the search that reads them
+(synchronizations/search.py): exact after every kind of write, on SQLite and on
 PostgreSQL, and back after a migration rebuilds the table."""
+
+from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.db.models import Count
 
-from synchronizations import derived, operations
+from synchronizations import operations
+from synchronizations.derived import schema
 from synchronizations.models import SyncCount, Synchronization, SyncStatus
+from synchronizations.search import search
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +29,7 @@ def kept() -> dict[tuple[int, str], int]:
 
 
 def keys(text: str) -> set[str]:
-    return set(derived.search(Synchronization.objects.all(), text).values_list("left_key", flat=True))
+    return set(search(Synchronization.objects.all(), text).values_list("left_key", flat=True))
 
 
 @pytest.fixture
@@ -57,7 +62,7 @@ def test_counts_follow_inserts_updates_and_deletes(two_mappings, operator):
 
 def test_rebuild_recounts_from_scratch(two_mappings):
     SyncCount.objects.update(n=99)
-    derived.rebuild()
+    schema.rebuild()
     assert kept() == grouped()
 
 
@@ -71,7 +76,17 @@ def test_search_finds_substrings_in_any_searched_column(two_mappings):
     assert keys("eway tim") == set()
     Synchronization.objects.filter(left_key="WEB-77").delete()
     assert keys("CHECKOUT") == set()
-    assert derived.search(Synchronization.objects.all(), "ab") is None  # shorter than a trigram: the view scans
+
+
+def test_a_text_shorter_than_a_trigram_is_found_by_a_scan(two_mappings, django_assert_num_queries):
+    web, _ = two_mappings
+    factories.sync(web, "WEB-88", title="Tab order", error_message="Bad id x7")
+    found = search(Synchronization.objects.all(), "x7")
+    assert schema.FTS not in str(found.query)  # the index cannot answer it
+    with django_assert_num_queries(1):
+        assert set(found.values_list("left_key", flat=True)) == {"WEB-88"}
+    assert keys("AB") == {"WEB-88"}  # case-insensitive, in the title
+    assert keys("-8") == {"WEB-88"}  # in a key
 
 
 def test_quotes_and_wildcards_are_searched_literally(two_mappings):
@@ -96,8 +111,6 @@ def test_triggers_come_back_after_a_table_rebuild(two_mappings):
 
 
 def test_the_command_recounts(two_mappings):
-    from io import StringIO
-
     SyncCount.objects.update(n=0)
     out = StringIO()
     call_command("rebuild_sync_counts", stdout=out)
@@ -111,6 +124,6 @@ def test_truncating_the_syncs_empties_the_search_table(two_mappings):
     """Django's flush truncates the sync table: the search text goes with it."""
     assert keys("WEB-1") == {"WEB-1"}
     with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {derived.SYNC} CASCADE")
-        cursor.execute(f"SELECT count(*) FROM {derived.FTS}")  # noqa: S608  (a constant)
+        cursor.execute(f"TRUNCATE {schema.SYNC} CASCADE")
+        cursor.execute(f"SELECT count(*) FROM {schema.FTS}")  # noqa: S608  (a constant)
         assert cursor.fetchone()[0] == 0

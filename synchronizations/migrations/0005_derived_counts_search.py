@@ -4,18 +4,15 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 import synchronizations.models
+from synchronizations.derived import schema
 
 
 def install_derived(apps, schema_editor):
-    from synchronizations import derived
-
-    derived.install(schema_editor.connection, force_rebuild=True)
+    schema.install(schema_editor.connection, force_rebuild=True)
 
 
 def drop_derived(apps, schema_editor):
-    from synchronizations import derived
-
-    derived.drop(schema_editor.connection)
+    schema.drop(schema_editor.connection)
 
 
 class Migration(migrations.Migration):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from synchronizations import derived
+from synchronizations.derived import schema
 from synchronizations.models import SyncCount
 
 
@@ -13,6 +13,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         with transaction.atomic():
-            derived.install(force_rebuild=True)
+            schema.install(force_rebuild=True)
         total = sum(SyncCount.objects.by_status().values())
         self.stdout.write(self.style.SUCCESS(f"Recounted {total} syncs; the search index is rebuilt."))

@@ -1,5 +1,8 @@
-"""Tables and indexes the database keeps for the Syncs tab, so that a page never
-scans a million syncs:
+"""The schema side of the derived data: the tables, indexes, triggers and
+functions the database keeps for the Syncs tab, so that a page never scans a
+million syncs, and install() / rebuild() / drop() for them. (The query side: the
+counts are read through models.SyncCount, the search through
+synchronizations.search.)
 
 - ``synchronizations_synccount``: how many syncs each mapping has in each status,
   kept exact by triggers on every INSERT, UPDATE and DELETE of a sync, whoever
@@ -16,15 +19,17 @@ Triggers are database objects Django's migrations do not know about, and SQLite
 drops a table's triggers when a migration rebuilds the table. So ``install()``
 runs after every ``migrate`` (post_migrate) as well as in the migration: it
 creates what is missing and, if anything was missing, rebuilds the derived data.
+
+This module imports nothing of the project (the app config and a migration import
+it).
 """
 
 from django.db import connection as default_connection
-from django.db.models import BooleanField
-from django.db.models.expressions import RawSQL
 
 SYNC = "synchronizations_synchronization"
 COUNT = "synchronizations_synccount"
 FTS = "synchronizations_sync_search"
+# The sync columns the search covers (the search table's columns on SQLite).
 SEARCHED = ("title", "left_key", "right_key", "error_message")
 
 
@@ -35,8 +40,6 @@ def _pg_search_text(row: str) -> str:
 
 PG_SEARCH_INDEX = "sync_search_trgm"
 PG_SEARCH_FUNCTIONS = ("sync_count_apply", "sync_search_apply", "sync_search_truncate")
-# Fewer characters than a trigram cannot use the search index (a LIKE scan instead).
-MIN_INDEXED_LENGTH = 3
 
 _SQLITE_COUNT_TRIGGERS = {
     "sync_count_insert": f"""
@@ -151,8 +154,10 @@ _PG_SEARCH_TRIGGERS = {
 
 
 def install(connection=default_connection, *, force_rebuild: bool = False) -> bool:
-    """Creates the missing triggers, tables and indexes; rebuilds the derived data
-    when something was missing (or ``force_rebuild``). Returns whether it rebuilt."""
+    """Creates the missing triggers, tables and indexes on ``connection`` (a Django
+    database connection); rebuilds the derived data when something was missing (or
+    ``force_rebuild``). Returns whether it rebuilt; does nothing (False) before the
+    migration that makes the count table."""
     if COUNT not in connection.introspection.table_names():
         return False  # before the migration that makes the table
     with connection.cursor() as cursor:
@@ -199,7 +204,8 @@ def _install_postgresql(cursor) -> list[str]:
 
 
 def rebuild(connection=default_connection) -> None:
-    """Recounts every (mapping, status) and, on SQLite, refills the search table."""
+    """Recounts every (mapping, status) and refills the search table (on
+    PostgreSQL without its index, which is built once afterwards)."""
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {COUNT}")
         cursor.execute(
@@ -231,25 +237,3 @@ def drop(connection=default_connection, *, keep_search_table: bool = False) -> N
                 cursor.execute(f"DROP FUNCTION IF EXISTS {name}()")
             if not keep_search_table:
                 cursor.execute(f"DROP TABLE IF EXISTS {FTS}")
-
-
-def _search_condition(text: str, connection=default_connection) -> tuple[str, list] | None:
-    """SQL (and params) selecting the syncs whose title, keys or error message
-    contain ``text``, from the search index; None when ``text`` is too short for it."""
-    if len(text) < MIN_INDEXED_LENGTH:
-        return None
-    if connection.vendor == "sqlite":
-        phrase = '"' + text.replace('"', '""') + '"'
-        return f"{SYNC}.id IN (SELECT rowid FROM {FTS} WHERE {FTS} MATCH %s)", [phrase]
-    escaped = text.upper().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"{SYNC}.id IN (SELECT sync_id FROM {FTS} WHERE text LIKE %s)", [f"%{escaped}%"]
-
-
-def search(queryset, text: str):
-    """``queryset`` narrowed to the syncs whose title, keys or error message contain
-    ``text`` (case-insensitive), from the index; None when ``text`` is too short for it."""
-    condition = _search_condition(text)
-    if condition is None:
-        return None
-    sql, params = condition
-    return queryset.filter(RawSQL(sql, params, output_field=BooleanField()))  # noqa: S611  (text is a parameter)
