@@ -25,9 +25,9 @@ from django.utils import timezone
 from bench.dataset import vacuum
 from bench.processes import start_worker
 from bench.scenarios import QueryCounter, clients
+from runtime.tasks import probe, probe_answer
+from runtime.workers import redis_client
 from synchronizations.models import LogEntry, Operation, Synchronization, SyncStatus
-from synchronizations.tasks import probe, probe_answer
-from syncweb.workers import redis_client
 
 SIZES = {"small": 1_000, "large": 100_000}
 WORKER_LOG = Path(settings.VAR_DIR) / "bench-worker.log"

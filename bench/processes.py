@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+from runtime.management.commands.run_redis import redis_server_binary
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -15,8 +17,6 @@ def free_port() -> int:
 
 def start_redis(port: int, workdir: str = ".") -> subprocess.Popen:
     """A Redis without persistence on ``port``; give it a moment before use."""
-    from synchronizations.management.commands.run_redis import redis_server_binary
-
     redis = subprocess.Popen(
         [redis_server_binary(), "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(workdir)],
         stdout=subprocess.DEVNULL,

@@ -14,4 +14,4 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 # Connects the heartbeat signal handlers before the worker builds its heart.
-import syncweb.workers  # noqa: E402, F401
+import runtime.workers  # noqa: E402, F401

@@ -4,17 +4,12 @@ seconds, so the page never waits on a dead Redis."""
 
 from datetime import timedelta
 
-from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
-from redis import RedisError
 
 from metrics.models import SyncEvent
+from runtime import broker
 from synchronizations.models import Mapping, Operation, SyncCount, Synchronization, SyncStatus
-from syncweb.workers import alive_workers, redis_client
-
-BROKER_CACHE_SECONDS = 5
-QUEUE = "celery"  # Celery's default queue: a Redis list of waiting messages
 
 
 def status_counts() -> list[dict]:
@@ -74,15 +69,7 @@ def mappings_in_trouble() -> list[dict]:
 
 
 def queue_and_workers() -> dict:
-    """Pending syncs (database), waiting messages and live workers (Redis, with a
-    timeout of half a second; the answer is kept BROKER_CACHE_SECONDS)."""
-    state = cache.get("dashboard:broker")
-    if state is None:
-        try:
-            client = redis_client(timeout=0.5)
-            state = {"waiting": client.llen(QUEUE), "workers": alive_workers(client), "error": ""}
-        except RedisError as exc:
-            state = {"waiting": None, "workers": None, "error": f"Redis does not answer ({exc})"}
-        cache.set("dashboard:broker", state, BROKER_CACHE_SECONDS)
+    """Pending syncs (database), plus waiting messages and live workers as
+    runtime.broker.queue_and_workers() gives them (short timeout, kept a few seconds)."""
     pending = SyncCount.objects.filter(status=SyncStatus.PENDING).aggregate(n=Sum("n"))["n"] or 0
-    return {**state, "pending": pending}
+    return {**broker.queue_and_workers(), "pending": pending}

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "accounts",
     "synchronizations",
     "metrics",
+    "runtime",
 ]
 
 MIDDLEWARE = [

@@ -6,8 +6,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from accounts.roles import VIEW_PERMISSION
+from runtime.health import health
 from syncweb import dashboard
-from syncweb.health import health
 
 
 @login_not_required

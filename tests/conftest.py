@@ -15,9 +15,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from accounts.roles import assign_role
-from synchronizations.management.commands.run_redis import redis_server_binary
+from runtime.management.commands.run_redis import redis_server_binary
+from runtime.workers import alive_workers, redis_client
 from syncweb.celery import app as celery_app
-from syncweb.workers import alive_workers, redis_client
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"

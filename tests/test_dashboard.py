@@ -11,10 +11,10 @@ from django.utils import timezone
 from pytest_django.asserts import assertContains
 
 from metrics import rollup
+from runtime.workers import record_heartbeat, redis_client
 from synchronizations import operations
 from synchronizations.models import Mapping, SyncStatus, error_pattern
 from syncweb import dashboard
-from syncweb.workers import record_heartbeat, redis_client
 from tests import factories
 
 pytestmark = pytest.mark.django_db

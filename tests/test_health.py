@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from syncweb.workers import KEY_PREFIX, alive_workers, record_heartbeat, redis_client
+from runtime.workers import KEY_PREFIX, alive_workers, record_heartbeat, redis_client
 
 pytestmark = pytest.mark.django_db
 

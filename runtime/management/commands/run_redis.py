@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from redis import RedisError
 
-from syncweb.workers import alive_workers, redis_client
+from runtime.workers import alive_workers, redis_client
 
 
 def redis_server_binary() -> str:

@@ -5,10 +5,12 @@ Each check answers within about a second, whatever is down."""
 from django.db import DatabaseError, connection
 from redis import RedisError
 
-from syncweb.workers import alive_workers, redis_client
+from runtime.workers import alive_workers, redis_client
 
 
 def check_database() -> dict:
+    """``{"ok": True, "vendor": "sqlite" | "postgresql"}``, or ``{"ok": False,
+    "error": str}`` when a ``SELECT 1`` fails. Never raises a DatabaseError."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -19,6 +21,10 @@ def check_database() -> dict:
 
 
 def check_redis_and_workers() -> tuple[dict, dict]:
+    """The state of Redis and of the workers, each ``{"ok": bool, ...}``: Redis with an
+    ``error`` when it does not answer within a second; the workers with ``alive``
+    (hostname -> seconds since its last heartbeat) and an ``error`` when none is
+    alive or Redis cannot tell. Never raises a RedisError."""
     client = redis_client(timeout=1.0)
     try:
         client.ping()
@@ -36,6 +42,9 @@ def check_redis_and_workers() -> tuple[dict, dict]:
 
 
 def health() -> dict:
+    """``{"status": "ok" | "degraded", "database": ..., "redis": ..., "workers": ...}``
+    as the health check returns it: ok when the database, Redis and at least one
+    worker are up."""
     database = check_database()
     redis, workers = check_redis_and_workers()
     healthy = database["ok"] and redis["ok"] and workers["ok"]

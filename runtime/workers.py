@@ -27,17 +27,21 @@ def redis_client(url: str | None = None, timeout: float = 1.0) -> redis.Redis:
 
 
 def record_heartbeat(hostname: str, client: redis.Redis | None = None) -> None:
+    """Marks worker ``hostname`` alive for SYNCWEB_WORKER_HEARTBEAT_TTL seconds.
+    Raises redis.RedisError when Redis does not answer."""
     client = client or redis_client()
     client.set(KEY_PREFIX + hostname, str(time.time()), ex=settings.SYNCWEB_WORKER_HEARTBEAT_TTL)
 
 
 def forget(hostname: str, client: redis.Redis | None = None) -> None:
+    """Marks worker ``hostname`` gone at once. Raises redis.RedisError when Redis does not answer."""
     client = client or redis_client()
     client.delete(KEY_PREFIX + hostname)
 
 
 def alive_workers(client: redis.Redis) -> dict[str, float]:
-    """Hostname -> seconds since its last heartbeat, for every worker still alive."""
+    """Hostname -> seconds (rounded to 0.1) since its last heartbeat, for every
+    worker still alive. Raises redis.RedisError when Redis does not answer."""
     keys = list(client.scan_iter(match=KEY_PREFIX + "*", count=100))
     if not keys:
         return {}

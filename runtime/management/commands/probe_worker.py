@@ -4,11 +4,14 @@ import uuid
 from django.core.management.base import BaseCommand, CommandError
 from kombu.exceptions import OperationalError
 
-from synchronizations.tasks import probe, probe_answer
+from runtime.tasks import probe, probe_answer
 
 
 class Command(BaseCommand):
-    help = "Sends a probe job through Redis and waits for a Celery worker to record it in the database."
+    help = (
+        "Sends a probe job through Redis and waits for a Celery worker to record it in the database "
+        "(a WorkerProbe row; the operators' log is left alone). Exits non-zero when no worker answers."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--timeout", type=float, default=10.0, help="Seconds to wait for an answer (default 10).")
@@ -25,7 +28,7 @@ class Command(BaseCommand):
             answer = probe_answer(token)
             if answer is not None:
                 elapsed = time.monotonic() - started
-                self.stdout.write(self.style.SUCCESS(f"{answer.message} in {elapsed:.2f} s."))
+                self.stdout.write(self.style.SUCCESS(f"{answer} in {elapsed:.2f} s."))
                 return
             time.sleep(0.1)
         raise CommandError(f"No worker answered probe {token} within {timeout:g} s.")
