@@ -1,13 +1,7 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
-
-def _ensure_roles(sender, using, apps=None, **kwargs):
-    from accounts.roles import ensure_roles
-
-    # Once per migrate/flush is enough: run when the last of our apps is done.
-    if sender.label == "metrics":
-        ensure_roles(using=using)
+from accounts.roles import ensure_roles_after_migrate
 
 
 class AccountsConfig(AppConfig):
@@ -15,4 +9,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and roles"
 
     def ready(self):
-        post_migrate.connect(_ensure_roles, dispatch_uid="accounts.ensure_roles")
+        post_migrate.connect(ensure_roles_after_migrate, dispatch_uid="accounts.ensure_roles")

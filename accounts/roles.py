@@ -3,7 +3,8 @@
 Viewer sees everything and changes nothing; Operator also runs actions on syncs
 (retry, clear errors); Admin also uses the Django admin. The groups are created by
 the data migration accounts/0001_roles and kept complete after every migrate and
-flush (post_migrate, see apps.py), so models added later join the roles too.
+flush (ensure_roles_after_migrate, connected in apps.py), so models added later
+join the roles too.
 """
 
 from django.apps import apps as global_apps
@@ -47,8 +48,23 @@ def ensure_roles(apps=global_apps, using: str = DEFAULT_DB_ALIAS) -> None:
         Group.objects.using(using).get_or_create(name=name)[0].permissions.set(granted)
 
 
+def ensure_roles_after_migrate(sender, using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
+    """post_migrate receiver: runs ensure_roles once per migrate or flush.
+
+    post_migrate is sent after every migration has been applied, once for each app
+    with models, in INSTALLED_APPS order. One pass is enough, and ensure_roles creates
+    the permissions it grants itself, so any one of those sends would do; the last
+    is taken, whichever app that is, so that Django's own handlers have created every
+    app's permissions by then. Nothing depends on where our apps are in the list."""
+    senders = [config for config in global_apps.get_app_configs() if config.models_module is not None]
+    if senders and sender.label == senders[-1].label:
+        ensure_roles(using=using)
+
+
 def assign_role(user, role: str) -> None:
     """Make ``role`` (a key of ROLES) the user's only role; admins get the Django admin."""
+    # Imported here, not at the top: apps.py imports this module while the app
+    # registry is being populated, before auth's models may be imported.
     from django.contrib.auth.models import Group
 
     if role not in ROLES:
@@ -71,4 +87,5 @@ def role_of(user) -> str | None:
 
 
 def can_run_actions(user) -> bool:
+    """Whether ``user`` may retry and clear syncs (the Operator and Admin roles)."""
     return user.has_perm(RUN_ACTIONS_PERMISSION)
