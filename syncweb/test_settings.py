@@ -13,6 +13,21 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Variables of the test machinery itself, kept from the environment.
+TEST_MACHINERY_VARIABLES = frozenset({"SYNCWEB_TEST_REDIS_PORT", "SYNCWEB_CHROMIUM"})
+
+
+def _drop_the_users_variables() -> None:
+    """The suite must not depend on the shell it runs in: a user's SYNCWEB_* variables
+    (the README has them set SYNCWEB_USERNAME, SYNCWEB_PORT, ...) are dropped before
+    the settings read them, and so before the commands under test or the worker
+    processes the tests start could see them. A test that wants one sets it itself."""
+    for name in [name for name in os.environ if name.startswith("SYNCWEB_")]:
+        if name not in TEST_MACHINERY_VARIABLES:
+            del os.environ[name]
+
+
+_drop_the_users_variables()
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-the-checks-0123456789")
 # A port of this run's own, so that two test runs on one machine never share a Redis.
 TEST_REDIS_PORT = int(os.environ.get("SYNCWEB_TEST_REDIS_PORT") or _free_port())
@@ -25,7 +40,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # A file of this run's own (a real worker process opens it too), so that two runs
+    # on one machine, in two clones or at once, never share a test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
