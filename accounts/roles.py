@@ -63,10 +63,7 @@ def ensure_roles_after_migrate(sender, using: str = DEFAULT_DB_ALIAS, **kwargs) 
 
 def assign_role(user, role: str) -> None:
     """Make ``role`` (a key of ROLES) the user's only role; admins get the Django admin."""
-    # Imported here, not at the top: apps.py imports this module while the app
-    # registry is being populated, before auth's models may be imported.
-    from django.contrib.auth.models import Group
-
+    Group = global_apps.get_model("auth", "Group")
     if role not in ROLES:
         raise ValueError(f"Unknown role {role!r}: choose one of {', '.join(ROLES)}.")
     user.is_staff = role == "admin"

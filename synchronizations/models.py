@@ -446,8 +446,8 @@ class SyncCountQuerySet(models.QuerySet):
 
 class SyncCount(models.Model):
     """How many syncs a mapping has in a status. Kept exact by database triggers
-    (synchronizations/derived.py) on every write to Synchronization; never written
-    from Python except by derived.rebuild()."""
+    (synchronizations/derived/schema.py) on every write to Synchronization; never written
+    from Python except by schema.rebuild()."""
 
     mapping = models.ForeignKey(
         Mapping, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False

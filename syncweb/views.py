@@ -24,16 +24,6 @@ def health_check(request: HttpRequest) -> JsonResponse:
 @require_safe
 def dashboard_page(request: HttpRequest) -> HttpResponse:
     """The Dashboard; with HX-Request, only its body (the page refreshes it itself)."""
-    context = {
-        "status_counts": dashboard.status_counts(),
-        "errors_24h": dashboard.errors_since(24),
-        "throughput": dashboard.throughput(),
-        "queue": dashboard.queue_and_workers(),
-        "top_errors": dashboard.top_errors(),
-        "latest_errors": dashboard.latest_errors(),
-        "latest_operations": dashboard.latest_operations(),
-        "mappings_in_trouble": dashboard.mappings_in_trouble(),
-        "now": timezone.now(),
-    }
+    context = dashboard.summary(timezone.now())
     partial = request.headers.get("HX-Request") == "true"
     return render(request, "syncweb/_dashboard_body.html" if partial else "syncweb/dashboard.html", context)

@@ -11,9 +11,10 @@ from django.utils import timezone
 from pytest_django.asserts import assertContains
 
 from metrics import rollup
+from metrics.models import SyncEvent
 from runtime.workers import record_heartbeat, redis_client
 from synchronizations import operations
-from synchronizations.models import Mapping, SyncStatus, error_pattern
+from synchronizations.models import Mapping, Operation, SyncCount, Synchronization, SyncStatus, error_pattern
 from syncweb import dashboard
 from tests import factories
 
@@ -46,24 +47,39 @@ def data(operator):
     return {"web": web, "mobile": mobile}
 
 
-def test_every_number_against_a_known_data_set(data):
-    counts = {row["value"]: row["count"] for row in dashboard.status_counts()}
-    assert counts == {"ok": 2, "pending": 2, "processing": 0, "error": 3, "ignored": 1}
-    assert dashboard.errors_since(24) == 2  # MOB-1's error is two days old
-    assert dashboard.throughput() == {"hour": 2, "day": 3}
-    assert dashboard.top_errors() == [
-        {"pattern": "Connection to QA timed out after <n> s (<n> attempts)", "count": 2},
-        {"pattern": "<key> does not exist in 'GitHub' (deleted?)", "count": 1},
-    ]
-    assert [s.left_key for s in dashboard.latest_errors()] == ["WEB-5", "WEB-4", "MOB-1"]
-    assert [(o.action, o.total, o.requested_by.username) for o in dashboard.latest_operations()] == [
-        ("retry", 1, "operator")
-    ]
-    assert dashboard.mappings_in_trouble() == [
-        {"pk": data["web"].pk, "name": "Web ↔ QA", "errors": 2, "detection_error": ""},
-        {"pk": data["mobile"].pk, "name": "Mobile ↔ GitHub", "errors": 1,
-         "detection_error": "Connection to 'GitHub' refused"},
-    ]  # fmt: skip
+def test_every_number_against_a_known_data_set(data, django_assert_num_queries):
+    now = timezone.now()
+    with django_assert_num_queries(1):
+        counts = SyncCount.objects.by_status()
+    assert counts == {"ok": 2, "pending": 2, "error": 3, "ignored": 1}
+    with django_assert_num_queries(1):
+        assert Synchronization.objects.errors_since(now - timedelta(hours=24)) == 2  # MOB-1's is two days old
+    with django_assert_num_queries(1):
+        assert SyncEvent.objects.throughput(now) == {"hour": 2, "day": 3}
+    with django_assert_num_queries(1):
+        assert Synchronization.objects.top_error_patterns() == [
+            {"pattern": "Connection to QA timed out after <n> s (<n> attempts)", "count": 2},
+            {"pattern": "<key> does not exist in 'GitHub' (deleted?)", "count": 1},
+        ]
+    with django_assert_num_queries(1):
+        assert [s.left_key for s in Synchronization.objects.latest_errors()] == ["WEB-5", "WEB-4", "MOB-1"]
+    with django_assert_num_queries(1):
+        assert [(o.action, o.total, o.requested_by.username) for o in Operation.objects.latest()] == [
+            ("retry", 1, "operator")
+        ]
+    with django_assert_num_queries(2):
+        assert Mapping.objects.in_trouble() == [
+            {"pk": data["web"].pk, "name": "Web ↔ QA", "errors": 2, "detection_error": ""},
+            {"pk": data["mobile"].pk, "name": "Mobile ↔ GitHub", "errors": 1,
+             "detection_error": "Connection to 'GitHub' refused"},
+        ]  # fmt: skip
+
+
+def test_the_summary_puts_the_pending_count_beside_the_broker(data, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    summary = dashboard.summary(timezone.now())
+    assert summary["queue"]["pending"] == 2
+    assert summary["queue"]["workers"] is None
 
 
 @pytest.mark.parametrize(
@@ -123,9 +139,9 @@ def test_the_self_refresh_gets_the_body_alone_with_a_pinned_number_of_queries(
 ):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     client = client_as(viewer)
-    # session, user, 2 for permissions; status counts, errors in 24 h, throughput, error
-    # kinds, latest errors, latest operations, mappings in trouble (2), pending syncs
-    with django_assert_max_num_queries(13):
+    # session, user, 2 for permissions; status counts (pending among them), errors in
+    # 24 h, throughput, error kinds, latest errors, latest operations, mappings in trouble (2)
+    with django_assert_max_num_queries(12):
         response = client.get("/sync/", headers={"HX-Request": "true"})
     assertContains(response, 'id="dashboard-body"')
     assert b"<header" not in response.content

@@ -5,10 +5,10 @@ ensure_roles creates the ones it needs first, so this works on a fresh database.
 
 from django.db import migrations
 
+from accounts.roles import ensure_roles
+
 
 def create_roles(apps, schema_editor):
-    from accounts.roles import ensure_roles
-
     ensure_roles(apps, using=schema_editor.connection.alias)
 
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from synchronizations.connectors.base import Artifact, Changes, Connector
 from synchronizations.engine.errors import ConflictError, PermanentError, TransientError
+from synchronizations.models import SandboxArtifact, SandboxSequence
 
 
 class SandboxConnector(Connector):
@@ -51,8 +52,6 @@ class SandboxConnector(Connector):
     def create(self, scope: str, fields: dict) -> Artifact:
         self._call()
         self._validate(fields)
-        from synchronizations.models import SandboxArtifact
-
         prefix = scope or self.settings.get("key_prefix") or "SB"
         number = self._last_number(prefix)
         for _ in range(5):
@@ -73,8 +72,6 @@ class SandboxConnector(Connector):
             raise PermanentError(f"{key} does not exist in '{self.repository.name}' (deleted?)")
         merged = {**row.fields, **fields}
         self._validate(merged)
-        from synchronizations.models import SandboxSequence
-
         with transaction.atomic():
             updated = self._artifacts().filter(pk=row.pk, version=int(version))
             changed = updated.update(
@@ -97,8 +94,6 @@ class SandboxConnector(Connector):
     # --- helpers ---------------------------------------------------------------------
 
     def _artifacts(self):
-        from synchronizations.models import SandboxArtifact
-
         return SandboxArtifact.objects.filter(repository=self.repository)
 
     def _call(self) -> None:

@@ -2,11 +2,11 @@
 
 from django.db import migrations, models
 
+from synchronizations.models import error_pattern
+
 
 def fill_patterns(apps, schema_editor):
     """Existing syncs in error get their pattern (the same rule as models.error_pattern)."""
-    from synchronizations.models import error_pattern
-
     Synchronization = apps.get_model("synchronizations", "Synchronization")
     for sync in Synchronization.objects.exclude(error_message="").only("pk", "error_message").iterator():
         Synchronization.objects.filter(pk=sync.pk).update(error_pattern=error_pattern(sync.error_message))

