@@ -4,6 +4,7 @@ from django.utils.text import Truncator
 
 from accounts.roles import can_run_actions
 from synchronizations import operations
+from synchronizations.engine import health
 from synchronizations.models import LogEntry, Mapping, Operation, Repository, SandboxArtifact, Synchronization
 from syncweb.admin import URL_FIELD_OVERRIDES, HistoryAdmin
 
@@ -17,22 +18,54 @@ class SecretInput(admin.widgets.AdminTextInputWidget):
         return None
 
 
+@admin.action(description="Test connection")
+def test_connection(modeladmin, request, queryset):
+    """Calls each selected tracker and checks every mapping's scope and fields there."""
+    for repository in queryset:
+        report = health.check_repository(repository)
+        if report.ok:
+            modeladmin.message_user(
+                request,
+                f"'{repository.name}': reachable, credentials accepted, every mapping's scope and fields exist.",
+                messages.SUCCESS,
+            )
+        else:
+            modeladmin.message_user(request, f"'{repository.name}': " + " ".join(report.problems), messages.ERROR)
+
+
 @admin.register(Repository)
 class RepositoryAdmin(admin.ModelAdmin):
+    actions = [test_connection]
     formfield_overrides = URL_FIELD_OVERRIDES
-    list_display = ["name", "kind", "base_url", "enabled"]
-    list_filter = ["kind", "enabled"]
+    list_display = ["name", "kind", "base_url", "enabled", "health"]
+    list_filter = ["kind", "enabled", "healthy"]
     search_fields = ["name", "base_url"]
+    readonly_fields = ["health", "last_success_at", "last_failure_at", "last_failure", "health_checked_at"]
+
+    @admin.display(description="health")
+    def health(self, obj: Repository) -> str:
+        if obj.healthy:
+            return "healthy"
+        return f"unhealthy since {obj.unhealthy_since:%Y-%m-%d %H:%M}: {obj.unhealthy_reason}"
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         form.base_fields["secret"].widget = SecretInput()
         form.base_fields["secret"].required = False
+        form.base_fields["secret"].help_text = (
+            "Password, API key or token. Stored encrypted and never shown; leave empty to keep the current one."
+        )
+        form.base_fields["kind"].help_text = (
+            "Jira, GitHub and GitLab have no connector yet: a mapping on such a repository fails saying so."
+        )
         return form
 
     def save_model(self, request, obj, form, change):
-        # An empty secret field means "keep the current secret".
-        if change and not form.cleaned_data.get("secret"):
+        # An empty secret field keeps the current secret; a new one is stored encrypted.
+        entered = form.cleaned_data.get("secret")
+        if entered:
+            obj.set_secret(entered)
+        elif change:
             obj.secret = Repository.objects.only("secret").get(pk=obj.pk).secret
         super().save_model(request, obj, form, change)
 

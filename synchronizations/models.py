@@ -3,26 +3,61 @@ of linked artifacts) they produce, their log, and the operator actions on them."
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import IntegrityError, connections, models, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.db.models.sql import UpdateQuery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from synchronizations import credentials
+from synchronizations.engine.errors import RepositoryError
 from synchronizations.engine.fieldmap import field_map_problems
 from syncweb.inputs import parse_id
 
 
+class RepositoryQuerySet(models.QuerySet):
+    def record_success(self, now: datetime) -> list[int]:
+        """A call succeeded: the repositories are healthy again (unhealthy ones
+        return, and are returned: their mappings resume), last success ``now``."""
+        recovered = self.filter(healthy=False)._ids()
+        self.update(healthy=True, unhealthy_since=None, last_success_at=now)
+        return recovered
+
+    def record_failure(self, reason: str, now: datetime, *, unhealthy: bool) -> list[int]:
+        """A call failed for ``reason``: last failure ``now``; with ``unhealthy`` (the
+        tracker refused our credentials or permissions), the repositories are marked
+        unhealthy (since the first such failure) and their mappings pause. Returns
+        the ids of the repositories that were healthy until now and are not any more."""
+        changes = {"last_failure_at": now, "last_failure": reason[:1000]}
+        turned = []
+        if unhealthy:
+            turned = self.filter(healthy=True)._ids()
+            changes |= {"healthy": False, "unhealthy_since": Coalesce(F("unhealthy_since"), Value(now))}
+        self.update(**changes)
+        return turned
+
+    def due_for_health_check(self, now: datetime, interval: timedelta) -> "RepositoryQuerySet":
+        """Enabled unhealthy repositories not checked within ``interval``."""
+        return self.filter(enabled=True, healthy=False).filter(
+            Q(health_checked_at__isnull=True) | Q(health_checked_at__lte=now - interval)
+        )
+
+    def _ids(self) -> list[int]:
+        return list(self.values_list("pk", flat=True))
+
+
 class Repository(models.Model):
-    """A connection to one issue tracker."""
+    """A connection to one issue tracker, and its health as the engine last saw it."""
 
     class Kind(models.TextChoices):
         SANDBOX = "sandbox", "Sandbox (built in)"
+        REDMINE = "redmine", "Redmine"
         ROUNDUP = "roundup", "Roundup"
         GITHUB = "github", "GitHub"
         JIRA = "jira", "Jira"
@@ -32,11 +67,22 @@ class Repository(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SANDBOX)
     base_url = models.URLField(blank=True, help_text="Web address of the tracker; artifact links start here.")
     username = models.CharField(max_length=200, blank=True)
-    secret = models.CharField(
-        max_length=500, blank=True, help_text="Password or API token used by the connector (never shown in pages)."
+    # Encrypted (synchronizations/credentials.py); read it with secret_value().
+    secret = models.TextField(
+        blank=True, help_text="Password, API key or token used by the connector (stored encrypted, never shown)."
     )
     settings = models.JSONField(default=dict, blank=True, help_text="Connector-specific options.")
     enabled = models.BooleanField(default=True)
+    # Health: an authentication or permission failure makes a repository unhealthy
+    # and pauses its mappings until a call succeeds again.
+    healthy = models.BooleanField(default=True, editable=False)
+    unhealthy_since = models.DateTimeField(null=True, blank=True, editable=False)
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_failure_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_failure = models.TextField(blank=True, editable=False, help_text="Why the last failed call failed.")
+    health_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = RepositoryQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -45,23 +91,46 @@ class Repository(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def set_secret(self, plain: str) -> None:
+        """Stores ``plain`` encrypted (save() to keep it)."""
+        self.secret = credentials.encrypt(plain)
+
+    def secret_value(self) -> str:
+        """The credential in plain text, for the connector only. Raises
+        RepositoryError when it cannot be decrypted with the keys in force."""
+        try:
+            return credentials.decrypt(self.secret)
+        except credentials.CredentialError as exc:
+            raise RepositoryError(f"Repository '{self.name}': {exc}", repository_id=self.pk) from None
+
+    @property
+    def unhealthy_reason(self) -> str:
+        """Why the repository is unhealthy ("" when healthy)."""
+        return "" if self.healthy else (self.last_failure or "it refused our calls")
+
 
 class MappingQuerySet(models.QuerySet):
     def in_trouble(self) -> list[dict]:
         """The Dashboard's mappings in trouble: those with syncs in error (from
-        SyncCount) or whose last change detection failed, most errors first. Each is
-        {"pk", "name", "errors", "detection_error"}. Two queries."""
+        SyncCount), whose last change detection failed, or paused because a
+        repository is unhealthy; paused first, then most errors first. Each is
+        {"pk", "name", "errors", "detection_error", "paused"} ("paused": the reason,
+        or ""). Two queries."""
         counts = dict(SyncCount.objects.filter(status=SyncStatus.ERROR, n__gt=0).values_list("mapping_id", "n"))
-        troubled = self.filter(Q(pk__in=counts) | ~Q(last_detection_error="")).values_list(
-            "pk", "name", "last_detection_error"
-        )
-        return sorted(
-            (
-                {"pk": pk, "name": name, "errors": counts.get(pk, 0), "detection_error": detection_error}
-                for pk, name, detection_error in troubled
-            ),
-            key=lambda row: (-row["errors"], row["name"]),
-        )
+        troubled = self.filter(
+            Q(pk__in=counts) | ~Q(last_detection_error="") | Q(left__healthy=False) | Q(right__healthy=False)
+        ).select_related("left", "right")
+        rows = [
+            {
+                "pk": mapping.pk,
+                "name": mapping.name,
+                "errors": counts.get(mapping.pk, 0),
+                "detection_error": mapping.last_detection_error,
+                "paused": mapping.paused_reason,
+            }
+            for mapping in troubled
+        ]
+        return sorted(rows, key=lambda row: (not row["paused"], -row["errors"], row["name"]))
 
 
 class Mapping(models.Model):
@@ -91,6 +160,8 @@ class Mapping(models.Model):
     last_detection_error = models.TextField(blank=True)
     # Set while a change detection runs, so that two never run at once for a mapping.
     detection_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A tracker asked us to wait (Retry-After): no detection before this.
+    detection_after = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = MappingQuerySet.as_manager()
 
@@ -99,6 +170,17 @@ class Mapping(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def paused_reason(self) -> str:
+        """Why the mapping is paused ("" when it is not): one of its repositories is
+        unhealthy. Its syncs wait, pending, and it resumes by itself."""
+        for repository in (self.left, self.right):
+            if not repository.healthy:
+                since = timezone.localtime(repository.unhealthy_since) if repository.unhealthy_since else None
+                when = f" since {since:%Y-%m-%d %H:%M}" if since else ""
+                return f"Paused: repository '{repository.name}' is unhealthy{when}: {repository.unhealthy_reason}"
+        return ""
 
     def clean(self) -> None:
         problems = field_map_problems(self.field_map)

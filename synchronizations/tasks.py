@@ -6,7 +6,7 @@ name through synchronizations.jobs, whose names must match these."""
 from celery import shared_task
 
 from synchronizations import jobs, operations
-from synchronizations.engine import detect, process
+from synchronizations.engine import detect, health, process
 
 
 @shared_task(bind=True, name=jobs.PROCESS_SYNCS)
@@ -48,3 +48,10 @@ def dispatch_due_syncs() -> int:
 def reap_stuck_syncs() -> int:
     """Beat: puts back syncs whose worker died while processing them."""
     return process.reap_stuck()
+
+
+@shared_task
+def check_repositories() -> int:
+    """Beat: calls each unhealthy repository that is due for a check; those that
+    answer recover and their mappings resume. Returns how many recovered."""
+    return len(health.check_unhealthy())

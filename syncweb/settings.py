@@ -2,6 +2,7 @@
 (see the configuration table in README.md); the defaults are the embedded setup of
 `make run`: SQLite and a generated secret key under var/, Redis on localhost."""
 
+import base64
 import secrets
 import socket
 import zoneinfo
@@ -28,6 +29,9 @@ def _embedded_secret_key() -> str:
 
 
 SECRET_KEY = env_str("SECRET_KEY", "") or _embedded_secret_key()
+# Earlier secret keys, still accepted while sessions and credentials move to the new
+# one (Django's key rotation; see synchronizations/credentials.py).
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 DEBUG = env_bool("DEBUG", False)
 SYNCWEB_PORT = env_int("SYNCWEB_PORT", 8080, minimum=1, maximum=65535)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", socket.gethostname()])
@@ -187,7 +191,29 @@ CELERY_BEAT_SCHEDULE = {
         "task": "synchronizations.tasks.reap_stuck_syncs",
         "schedule": max(SYNCWEB_TICK, min(30.0, SYNCWEB_PROCESSING_TIMEOUT / 2)),
     },
+    "check-repositories": {
+        "task": "synchronizations.tasks.check_repositories",
+        "schedule": max(SYNCWEB_TICK, 5.0),
+    },
 }
+# An unhealthy repository (credentials refused, permission denied) is tried again
+# this often; its mappings resume by themselves once a call succeeds.
+SYNCWEB_HEALTH_CHECK_INTERVAL = env_int("SYNCWEB_HEALTH_CHECK_INTERVAL", 60, minimum=1)
+# Seconds a connector waits for a tracker to connect and to answer.
+SYNCWEB_HTTP_TIMEOUT = env_float("SYNCWEB_HTTP_TIMEOUT", 20.0, minimum=0.1)
+# Fernet keys for repository credentials (comma-separated, the encrypting one first);
+# unset: keys derived from SECRET_KEY and SECRET_KEY_FALLBACKS.
+SYNCWEB_CREDENTIAL_KEYS = env_list("SYNCWEB_CREDENTIAL_KEYS", [])
+for _key in SYNCWEB_CREDENTIAL_KEYS:
+    try:
+        _valid = len(base64.urlsafe_b64decode(_key.encode())) == 32
+    except ValueError:
+        _valid = False
+    if not _valid:
+        raise ImproperlyConfigured(
+            "SYNCWEB_CREDENTIAL_KEYS has an item that is not a Fernet key (32 bytes, url-safe base64): "
+            "make one with `manage.py rotate_credentials --new-key`."
+        )
 # Automatic retries of transient failures: at most SYNCWEB_MAX_ATTEMPTS attempts,
 # waiting BASE * 2^(attempt-1) seconds (at most MAX), with jitter, in between.
 SYNCWEB_MAX_ATTEMPTS = env_int("SYNCWEB_MAX_ATTEMPTS", 5, minimum=1)

@@ -69,9 +69,9 @@ def test_every_number_against_a_known_data_set(data, django_assert_num_queries):
         ]
     with django_assert_num_queries(2):
         assert Mapping.objects.in_trouble() == [
-            {"pk": data["web"].pk, "name": "Web ↔ QA", "errors": 2, "detection_error": ""},
+            {"pk": data["web"].pk, "name": "Web ↔ QA", "errors": 2, "detection_error": "", "paused": ""},
             {"pk": data["mobile"].pk, "name": "Mobile ↔ GitHub", "errors": 1,
-             "detection_error": "Connection to 'GitHub' refused"},
+             "detection_error": "Connection to 'GitHub' refused", "paused": ""},
         ]  # fmt: skip
 
 

@@ -52,3 +52,17 @@ class Connector(ABC):
     @abstractmethod
     def url(self, key: str) -> str:
         """Where a person sees the artifact."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """One cheap call that needs our credentials. Returns when it succeeds;
+        raises TransientError when the tracker cannot be reached and RepositoryError
+        when it refuses the credentials or permission."""
+
+    def check(self, scope: str, fields: list[str]) -> list[str]:
+        """What is wrong for a mapping side on ``scope`` that names ``fields``, one
+        sentence each ([] when nothing is): the scope does not exist, a field does
+        not exist there. Raises as ping() does. The default checks the connection
+        only; connectors that can tell scopes and fields apart override it."""
+        self.ping()
+        return []

@@ -4,6 +4,7 @@ Repository.settings of a sandbox repository:
 
     {"key_prefix": "DEMO",            # keys are DEMO-1, DEMO-2, …
      "offline": false,                # true: every call raises a TransientError
+     "refuse_credentials": false,     # true: every call raises a RepositoryError (as a 401)
      "latency_ms": 0,                 # each call takes this long (a slow remote)
      "required": ["title"],           # create/update without these is refused
      "allowed": {"priority": ["High", "Low"]}}   # values outside the list are refused
@@ -22,7 +23,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from synchronizations.connectors.base import Artifact, Changes, Connector
-from synchronizations.engine.errors import ConflictError, PermanentError, TransientError
+from synchronizations.engine.errors import (
+    ArtifactDeleted,
+    ConflictError,
+    PermanentError,
+    RepositoryError,
+    TransientError,
+)
 from synchronizations.models import SandboxArtifact, SandboxSequence
 
 
@@ -46,7 +53,7 @@ class SandboxConnector(Connector):
         self._call()
         row = self._artifacts().filter(key=key).first()
         if row is None:
-            raise PermanentError(f"{key} does not exist in '{self.repository.name}' (deleted?)")
+            raise ArtifactDeleted(key, self.repository.name)
         return self._artifact(row)
 
     def create(self, scope: str, fields: dict) -> Artifact:
@@ -69,7 +76,7 @@ class SandboxConnector(Connector):
         self._call()
         row = self._artifacts().filter(key=key).first()
         if row is None:
-            raise PermanentError(f"{key} does not exist in '{self.repository.name}' (deleted?)")
+            raise ArtifactDeleted(key, self.repository.name)
         merged = {**row.fields, **fields}
         self._validate(merged)
         with transaction.atomic():
@@ -91,6 +98,14 @@ class SandboxConnector(Connector):
             return ""
         return artifact_url(self.repository, row.pk)
 
+    def ping(self) -> None:
+        self._call()
+
+    def check(self, scope: str, fields: list[str]) -> list[str]:
+        """Sandbox scopes and fields are free-form: any key prefix, any field name."""
+        self._call()
+        return []
+
     # --- helpers ---------------------------------------------------------------------
 
     def _artifacts(self):
@@ -102,6 +117,11 @@ class SandboxConnector(Connector):
             time.sleep(latency / 1000)
         if self.settings.get("offline"):
             raise TransientError(f"Connection to '{self.repository.name}' refused: the repository is offline")
+        if self.settings.get("refuse_credentials"):
+            raise RepositoryError(
+                f"'{self.repository.name}' refused our credentials (sandbox setting refuse_credentials)",
+                repository_id=self.repository.pk,
+            )
 
     def _validate(self, fields: dict) -> None:
         for name in self.settings.get("required", []):

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from synchronizations import jobs
 from synchronizations.connectors import Artifact, connector_for
-from synchronizations.engine import fieldmap, wording
-from synchronizations.engine.errors import SyncError
+from synchronizations.engine import fieldmap, health, wording
+from synchronizations.engine.errors import RepositoryError, SyncError, TransientError
 from synchronizations.engine.fieldmap import LEFT, RIGHT
 from synchronizations.models import LogEntry, Mapping, Synchronization, SyncStatus
 
@@ -43,10 +43,16 @@ def claim_mapping(mapping_id: int) -> bool:
 
 
 def detect_changes(mapping_id: int) -> Detection:
+    """Asks both sides of the mapping what changed since its cursors, and creates or
+    marks syncs (see _apply). One detection per mapping at a time; a repository that
+    refuses our credentials is marked unhealthy (the mapping pauses), a tracker that
+    asks us to wait (Retry-After) is not asked again before then. Never raises for
+    what a tracker does: the failure is the outcome's ``error``, logged."""
     if not claim_mapping(mapping_id):
         return Detection(ran=False)
     mapping = Mapping.objects.select_related("left", "right").get(pk=mapping_id)
     outcome = Detection()
+    wait = None
     try:
         for side in (LEFT, RIGHT):
             repository = mapping.left if side == LEFT else mapping.right
@@ -56,12 +62,22 @@ def detect_changes(mapping_id: int) -> Detection:
             with transaction.atomic():
                 _apply(mapping, side, changes.artifacts, outcome)
                 Mapping.objects.filter(pk=mapping.pk).update(**{cursor_field: changes.cursor})
+        health.record_success([mapping.left_id, mapping.right_id])
+    except RepositoryError as exc:
+        health.repository_refused(mapping, exc)
+        outcome.error = exc.message
+    except TransientError as exc:
+        outcome.error = exc.message
+        wait = exc.retry_after
     except SyncError as exc:
         outcome.error = exc.message
     finally:
         now = timezone.now()
         Mapping.objects.filter(pk=mapping_id).update(
-            detection_claimed_at=None, last_detection_at=now, last_detection_error=outcome.error
+            detection_claimed_at=None,
+            last_detection_at=now,
+            last_detection_error=outcome.error,
+            detection_after=now + timedelta(seconds=wait) if wait else None,
         )
         if outcome.error:
             LogEntry.objects.create(
@@ -128,11 +144,17 @@ def _apply(mapping: Mapping, side: str, artifacts: list[Artifact], outcome: Dete
 
 
 def mappings_due() -> list[int]:
-    """Enabled mappings between enabled repositories whose interval has passed since
-    their last detection."""
+    """Enabled mappings between enabled, healthy repositories whose interval has
+    passed since their last detection (and any wait a tracker asked for)."""
     now = timezone.now()
     mappings = Mapping.objects.filter(
-        enabled=True, left__enabled=True, right__enabled=True, detection_claimed_at__isnull=True
+        Q(detection_after__isnull=True) | Q(detection_after__lte=now),
+        enabled=True,
+        left__enabled=True,
+        right__enabled=True,
+        left__healthy=True,
+        right__healthy=True,
+        detection_claimed_at__isnull=True,
     )
     return [
         mapping_id

@@ -16,12 +16,30 @@ class SyncError(Exception):
 
 class TransientError(SyncError):
     """Worth trying again later: connection refused, timeout, rate limit, HTTP 5xx.
-    The sync goes back to pending with a backoff, up to the attempt limit."""
+    The sync goes back to pending with a backoff, up to the attempt limit.
+    ``retry_after``: seconds the tracker asked us to wait (HTTP Retry-After), if it
+    did; the next attempt is not before it."""
+
+    def __init__(self, message: str, detail: str = "", retry_after: float | None = None):
+        super().__init__(message, detail)
+        self.retry_after = retry_after
 
 
 class ConflictError(TransientError):
     """The artifact changed between our read and our write. Nothing was overwritten;
     processing again reads the new version."""
+
+
+class RepositoryError(SyncError):
+    """The repository refuses us as a whole: authentication failed or permission is
+    denied (HTTP 401/403), or its credentials cannot be read. Not the sync's fault:
+    the repository is marked unhealthy, its mappings pause, and its syncs wait,
+    pending, until a periodic check succeeds (nothing lands in the error queue).
+    ``repository_id``: the repository at fault, when the raiser knows it."""
+
+    def __init__(self, message: str, detail: str = "", repository_id: int | None = None):
+        super().__init__(message, detail)
+        self.repository_id = repository_id
 
 
 class PermanentError(SyncError):
@@ -37,3 +55,19 @@ class UnmappableValue(PermanentError):
         )
         self.field = field
         self.value = value
+
+
+class ArtifactDeleted(PermanentError):
+    """The artifact is gone from its tracker (HTTP 404 on it)."""
+
+    def __init__(self, key: str, repository: str, detail: str = ""):
+        super().__init__(f"{key} does not exist in '{repository}' (deleted?)", detail)
+        self.key = key
+
+
+class FieldRefused(PermanentError):
+    """The tracker refused a value (HTTP 400/422), naming the field when it said which."""
+
+    def __init__(self, message: str, detail: str = "", field: str = ""):
+        super().__init__(message, detail)
+        self.field = field

@@ -20,8 +20,8 @@ from metrics import rollup
 from metrics.models import EventKind
 from synchronizations import jobs
 from synchronizations.connectors import Artifact, Connector, connector_for
-from synchronizations.engine import fieldmap, wording
-from synchronizations.engine.errors import PermanentError, SyncError, TransientError
+from synchronizations.engine import fieldmap, health, wording
+from synchronizations.engine.errors import PermanentError, RepositoryError, SyncError, TransientError
 from synchronizations.engine.fieldmap import LEFT, RIGHT
 from synchronizations.models import LogEntry, Mapping, Synchronization, SyncStatus
 
@@ -156,14 +156,16 @@ def apply(plan: Plan, sync: Synchronization, connectors: dict[str, Connector]) -
 def process_sync(sync_id: int, token: str) -> str:
     """Processes one sync if job ``token`` can claim it; returns the status it ended
     in, or "skipped" when it was not pending (or not due yet), its mapping is
-    disabled, or another job took it over."""
+    disabled or paused, a repository refused our credentials (the sync waits,
+    pending, and the repository is marked unhealthy), or another job took it over."""
     now = timezone.now()
     if not Synchronization.objects.filter(pk=sync_id).claim(token, now):
         return "skipped"
     sync = Synchronization.objects.select_related("mapping__left", "mapping__right").get(pk=sync_id)
-    if not sync.mapping.enabled:
-        # A disabled mapping's syncs wait, pending, until it is enabled again (the
-        # reaper queues them then).
+    if not sync.mapping.enabled or sync.mapping.paused_reason:
+        # A disabled or paused mapping's syncs wait, pending, until it is enabled
+        # again (the reaper queues them then) or its repository is healthy again
+        # (health.resume queues them then).
         Synchronization.objects.filter(pk=sync_id).claimed(token).release(now)
         return "skipped"
     try:
@@ -176,6 +178,10 @@ def process_sync(sync_id: int, token: str) -> str:
         return "skipped"
     except TransientError as exc:
         return fail_transient(sync, token, exc)
+    except RepositoryError as exc:
+        health.repository_refused(sync.mapping, exc)
+        Synchronization.objects.filter(pk=sync_id).claimed(token).release(timezone.now())
+        return "skipped"
     except SyncError as exc:
         return fail_permanent(sync, token, exc)
     except Exception as exc:  # a bug, or a connector raising something unexpected
@@ -252,7 +258,7 @@ def fail_transient(sync: Synchronization, token: str, exc: TransientError) -> st
     limit = settings.SYNCWEB_MAX_ATTEMPTS
     if attempts >= limit:
         return fail_permanent(sync, token, PermanentError(wording.gave_up(exc.message, attempts), exc.detail))
-    delay = backoff(attempts)
+    delay = max(backoff(attempts), timedelta(seconds=exc.retry_after or 0))
     mine = Synchronization.objects.filter(pk=sync.pk).claimed(token)
     if mine.release(now, retry_at=now + delay, failed_attempt=True):
         message = wording.attempt_failed(attempts, limit, exc.message, delay.total_seconds())

@@ -73,3 +73,14 @@ def retry_requested(actor: str) -> str:
 
 def error_cleared(actor: str, *, ignore_changes: bool) -> str:
     return f"Error cleared by {actor}" + ("; new changes are ignored." if ignore_changes else ".")
+
+
+def repository_unhealthy(repository: str, error: str) -> str:
+    return (
+        f"Repository '{repository}' is unhealthy: {error}. The mapping is paused; it resumes by itself once a "
+        "call succeeds (fix the credentials or permissions in the admin, then use Test connection)."
+    )
+
+
+def repository_recovered(repository: str) -> str:
+    return f"Repository '{repository}' answers again; the mapping resumed."
