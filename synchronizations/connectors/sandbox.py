@@ -26,7 +26,7 @@ from synchronizations.connectors.base import Artifact, Changes, Connector
 from synchronizations.engine.errors import (
     ArtifactDeleted,
     ConflictError,
-    PermanentError,
+    FieldRefused,
     RepositoryError,
     TransientError,
 )
@@ -126,15 +126,18 @@ class SandboxConnector(Connector):
     def _validate(self, fields: dict) -> None:
         for name in self.settings.get("required", []):
             if fields.get(name) in (None, "", []):
-                raise PermanentError(f"'{self.repository.name}' refused the change: field '{name}' is required")
+                raise FieldRefused(
+                    f"'{self.repository.name}' refused the change: field '{name}' is required", field=name
+                )
         for name, allowed in self.settings.get("allowed", {}).items():
             value = fields.get(name)
             values = value if isinstance(value, list) else [value]
             for item in values:
                 if item not in (None, "") and item not in allowed:
-                    raise PermanentError(
+                    raise FieldRefused(
                         f"'{self.repository.name}' refused the change: field '{name}' does not accept {item!r}",
                         f"Allowed values of '{name}': {', '.join(map(str, allowed))}",
+                        field=name,
                     )
 
     def _in_scope(self, scope: str):
