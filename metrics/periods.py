@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+from syncweb.inputs import parse_int
+
 MAX_DAYS = 3 * 366  # "over 3 years" is refused
 EARLIEST, LATEST = date(1970, 1, 1), date(9000, 12, 31)  # dates outside are refused
 DEFAULT_DAYS = 31
@@ -88,12 +90,12 @@ def _date(raw: str | None, label: str, problems: list[str]) -> date | None:
 def _days(raw: str | None, problems: list[str]) -> int | None:
     if not raw:
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
+    days = parse_int(raw, minimum=1, maximum=MAX_DAYS)
+    if days is None:
         problems.append(
             f"The length {raw!r} must be a number of days from 1 to {MAX_DAYS}; showing the default period."
         )
-        return None
-    return int(raw)
+    return days
 
 
 def percent_change(current: int, previous: int) -> float | None:

@@ -17,6 +17,7 @@ from accounts.roles import VIEW_PERMISSION
 from metrics import queries
 from metrics.periods import PRESETS, ending, parse_period
 from synchronizations.models import Mapping
+from syncweb.inputs import parse_id
 
 
 class MetricsRequest:
@@ -27,7 +28,8 @@ class MetricsRequest:
         self.mapping = None
         raw = request.GET.get("mapping", "")
         if raw:
-            self.mapping = Mapping.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+            pk = parse_id(raw)
+            self.mapping = Mapping.objects.filter(pk=pk).first() if pk else None
             if self.mapping is None:
                 self.problems.append(f"The mapping {raw!r} does not exist; showing all mappings.")
         self.mapping_id = self.mapping.pk if self.mapping else None

@@ -5,14 +5,12 @@ from django.db.models import Q
 
 from synchronizations.models import LogEntry, Mapping, SyncCount, Synchronization, SyncStatus
 from synchronizations.search import search as search_syncs
-from syncweb.filters import ForgivingFilterSet
+from syncweb.filters import ForgivingFilterSet, IdChoiceFilter, IdFilter
 
 
 class SyncFilter(ForgivingFilterSet):
     status = django_filters.ChoiceFilter(choices=SyncStatus.choices, empty_label="All", label="status")
-    mapping = django_filters.ModelChoiceFilter(
-        queryset=Mapping.objects.only("pk", "name"), empty_label="All mappings", label="mapping"
-    )
+    mapping = IdChoiceFilter(queryset=Mapping.objects.only("pk", "name"), empty_label="All mappings", label="mapping")
     q = django_filters.CharFilter(method="search", label="search")
     # The dashboard's "most frequent errors" link to the syncs of one error pattern.
     pattern = django_filters.CharFilter(field_name="error_pattern", label="error pattern")
@@ -41,10 +39,8 @@ class SyncFilter(ForgivingFilterSet):
 
 class LogFilter(ForgivingFilterSet):
     level = django_filters.ChoiceFilter(choices=LogEntry.Level.choices, empty_label="All levels", label="level")
-    mapping = django_filters.ModelChoiceFilter(
-        queryset=Mapping.objects.only("pk", "name"), empty_label="All mappings", label="mapping"
-    )
-    sync = django_filters.NumberFilter(field_name="sync_id", label="sync", min_value=1, max_value=2**63 - 1)
+    mapping = IdChoiceFilter(queryset=Mapping.objects.only("pk", "name"), empty_label="All mappings", label="mapping")
+    sync = IdFilter(field_name="sync_id", label="sync")
     since = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte", label="since")
     until = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt", label="until")
     q = django_filters.CharFilter(method="search", label="search")

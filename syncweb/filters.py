@@ -2,6 +2,9 @@
 of failing the page."""
 
 import django_filters
+from django import forms
+
+from syncweb.inputs import parse_id
 
 
 class ForgivingFilterSet(django_filters.FilterSet):
@@ -35,3 +38,40 @@ class ForgivingFilterSet(django_filters.FilterSet):
         if not hasattr(self, "_valid_qs"):
             self._valid_qs = self.filter_ignoring("")
         return self._valid_qs
+
+
+class IdChoiceField(forms.ModelChoiceField):
+    """A ModelChoiceField that takes only an id in ASCII digits within a database
+    id's range (syncweb.inputs.parse_id): "١٢" or a 30-digit number is an invalid
+    choice, not a lookup."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if parse_id(str(value)) is None:
+            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
+class IdChoiceFilter(django_filters.ModelChoiceFilter):
+    """A ModelChoiceFilter through IdChoiceField."""
+
+    field_class = IdChoiceField
+
+
+class IdField(forms.Field):
+    """A database id in ASCII digits (syncweb.inputs.parse_id); anything else is invalid."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        parsed = parse_id(str(value))
+        if parsed is None:
+            raise forms.ValidationError("Enter a whole number from 1 (an id).", code="invalid")
+        return parsed
+
+
+class IdFilter(django_filters.Filter):
+    """Filters a foreign key column by an id given as IdField accepts it."""
+
+    field_class = IdField

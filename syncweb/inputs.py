@@ -3,6 +3,7 @@ command options. ``str.isdigit()`` accepts "²" and other Unicode digits that
 ``int()`` then refuses, and ``int()`` takes any size; this accepts only ASCII digits
 and only values within the bounds the caller can handle."""
 
+import argparse
 import re
 
 # The largest value a database id (a signed 64-bit integer) holds.
@@ -28,3 +29,47 @@ def parse_int(text: str | None, *, minimum: int, maximum: int) -> int | None:
 def parse_id(text: str | None) -> int | None:
     """A database id (1 to MAX_ID) from ``text``, or None."""
     return parse_int(text, minimum=1, maximum=MAX_ID)
+
+
+def parse_float(text: str | None, *, minimum: float, maximum: float) -> float | None:
+    """The finite decimal number ``text`` spells in ASCII (e.g. "2", "0.5", "-3.25";
+    no exponent, no "inf" or "nan"), if it lies within [minimum, maximum];
+    otherwise None. Never raises."""
+    if text is None:
+        return None
+    text = text.strip()
+    if len(text) > _MAX_CHARS or not _DECIMAL.fullmatch(text):
+        return None
+    value = float(text)
+    return value if minimum <= value <= maximum else None
+
+
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+def int_option(minimum: int, maximum: int):
+    """An argparse ``type`` for a command option: an ASCII whole number within
+    [minimum, maximum], else a clear usage error naming the range."""
+
+    def parse(text: str) -> int:
+        value = parse_int(text, minimum=minimum, maximum=maximum)
+        if value is None:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from {minimum} to {maximum}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def float_option(minimum: float, maximum: float):
+    """An argparse ``type`` for a command option: an ASCII decimal number within
+    [minimum, maximum], else a clear usage error naming the range."""
+
+    def parse(text: str) -> float:
+        value = parse_float(text, minimum=minimum, maximum=maximum)
+        if value is None:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number from {minimum:g} to {maximum:g}")
+        return value
+
+    parse.__name__ = "number"
+    return parse

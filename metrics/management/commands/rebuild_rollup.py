@@ -4,14 +4,20 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from metrics import rollup
-from metrics.periods import Period
+from metrics.periods import EARLIEST, LATEST, Period
 
 
 def _day(raw: str, option: str) -> date:
+    """A YYYY-MM-DD day in ASCII within the calendar the metrics handle; CommandError otherwise."""
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw) if raw.isascii() else None
     except ValueError:
-        raise CommandError(f"{option} {raw!r} is not a date (YYYY-MM-DD).") from None
+        day = None
+    if day is None:
+        raise CommandError(f"{option} {raw!r} is not a date (YYYY-MM-DD).")
+    if not EARLIEST <= day <= LATEST:
+        raise CommandError(f"{option} {raw!r} is outside {EARLIEST.year}–{LATEST.year}.")
+    return day
 
 
 class Command(BaseCommand):

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from kombu.exceptions import OperationalError
 
 from runtime.tasks import probe, probe_answer
+from syncweb.inputs import float_option
 
 
 class Command(BaseCommand):
@@ -14,7 +15,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--timeout", type=float, default=10.0, help="Seconds to wait for an answer (default 10).")
+        parser.add_argument(
+            "--timeout", type=float_option(0.1, 3600), default=10.0, help="Seconds to wait for an answer (default 10)."
+        )
 
     def handle(self, *args, timeout: float, **options):
         token = uuid.uuid4().hex

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from redis import RedisError
 
 from runtime.workers import alive_workers, redis_client
+from syncweb.inputs import float_option
 
 
 def redis_server_binary() -> str:
@@ -30,7 +31,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--grace", type=float, default=4.0, help="Seconds to wait for the workers to stop (default 4)."
+            "--grace",
+            type=float_option(0, 600),
+            default=4.0,
+            help="Seconds to wait for the workers to stop (default 4).",
         )
 
     def handle(self, *args, grace: float, **options):

@@ -4,6 +4,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from synchronizations.demo import DemoTraffic
+from syncweb.inputs import float_option, int_option
 
 
 class Command(BaseCommand):
@@ -14,9 +15,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--interval", type=float, default=3.0, help="Seconds between actions (default 3).")
-        parser.add_argument("--count", type=int, default=0, help="Stop after this many actions (default: never).")
-        parser.add_argument("--seed", type=int, default=None, help="Seed of the random source.")
+        parser.add_argument(
+            "--interval", type=float_option(0.01, 3600), default=3.0, help="Seconds between actions (default 3)."
+        )
+        parser.add_argument(
+            "--count", type=int_option(0, 10_000_000), default=0, help="Stop after this many actions (default: never)."
+        )
+        parser.add_argument("--seed", type=int_option(0, 2**63 - 1), default=None, help="Seed of the random source.")
 
     def handle(self, *args, interval: float, count: int, seed: int | None, **options):
         traffic = DemoTraffic(seed)

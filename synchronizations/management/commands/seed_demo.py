@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from synchronizations import demo
+from syncweb.inputs import int_option
 
 
 class Command(BaseCommand):
@@ -11,9 +12,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--syncs", type=int, default=2000, help="How many syncs (default 2000).")
-        parser.add_argument("--days", type=int, default=90, help="Days of history (default 90).")
-        parser.add_argument("--seed", type=int, default=1, help="Seed of the random source (default 1).")
+        parser.add_argument(
+            "--syncs", type=int_option(1, 1_000_000), default=2000, help="How many syncs (default 2000)."
+        )
+        parser.add_argument("--days", type=int_option(1, 3650), default=90, help="Days of history (default 90).")
+        parser.add_argument(
+            "--seed", type=int_option(0, 2**63 - 1), default=1, help="Seed of the random source (default 1)."
+        )
         parser.add_argument("--reset", action="store_true", help="Delete the demo data first and load it again.")
 
     def handle(self, *args, syncs: int, days: int, seed: int, reset: bool, **options):
