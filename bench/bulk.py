@@ -10,6 +10,7 @@ mappings are disabled, so the worker leaves the retried syncs pending (a disable
 mapping's syncs are not processed).
 """
 
+import re
 import statistics
 import subprocess
 import time
@@ -83,7 +84,11 @@ def run_once(client: Client, size: int) -> dict:
     operation = None
     worker = _start_worker()
     try:
-        form = {"action": "retry", "select_all": "1", "status": "error", "confirmed": "1"}
+        # The confirmation page first (untimed), then the timed POST of its form, as
+        # an operator's browser sends it on Confirm.
+        asked = client.post("/sync/syncs/actions/", {"action": "retry", "select_all": "1", "status": "error"})
+        form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', asked.content.decode()))
+        form.pop("csrfmiddlewaretoken", None)
         queries = QueryCounter()
         with connection.execute_wrapper(queries):
             began = time.perf_counter()

@@ -6,7 +6,7 @@ from django.http import QueryDict
 from synchronizations import operations
 from synchronizations.filters import SyncFilter
 from synchronizations.models import Operation, Synchronization
-from syncweb.inputs import parse_id
+from syncweb.inputs import MAX_ID, parse_id, parse_int
 
 FILTER_FIELDS = ("status", "mapping", "q", "pattern")
 
@@ -21,6 +21,20 @@ class SyncActionForm(forms.Form):
     action = forms.CharField()
     select_all = forms.BooleanField(required=False)
     confirmed = forms.BooleanField(required=False)
+    # What the confirmation page showed for "all matching": the bound, how many, and
+    # the fingerprint of the set (operations.Selection.digest).
+    max_id = forms.CharField(required=False)
+    count = forms.CharField(required=False)
+    digest = forms.CharField(required=False)
+
+    def clean_max_id(self) -> int | None:
+        raw = self.cleaned_data["max_id"]
+        if not raw:
+            return None
+        value = parse_int(raw, minimum=0, maximum=MAX_ID)
+        if value is None:
+            raise forms.ValidationError(f"The confirmation's bound {raw!r} is not one this page made.")
+        return value
 
     def clean_action(self) -> str:
         action = self.cleaned_data["action"]
@@ -38,6 +52,21 @@ class SyncActionForm(forms.Form):
     def all_matching(self) -> bool:
         return bool(self.cleaned_data.get("select_all"))
 
+    @property
+    def confirmed_as_shown(self) -> bool:
+        """Confirmed, and (for "all matching") the set is still the one the
+        confirmation page showed. False: ask (again)."""
+        if not self.cleaned_data.get("confirmed"):
+            return False
+        if not self.all_matching:
+            return True
+        return self.cleaned_data.get("digest") == self.cleaned_data["selection"].digest
+
+    @property
+    def shown_count(self) -> int | None:
+        """How many syncs the confirmation page said, when it said a number."""
+        return parse_int(self.cleaned_data.get("count") or "", minimum=0, maximum=MAX_ID)
+
     def clean(self) -> dict:
         cleaned = super().clean()
         if self.errors:
@@ -47,7 +76,9 @@ class SyncActionForm(forms.Form):
             filterset = SyncFilter(filters, queryset=Synchronization.objects.all())
             if filterset.problems():
                 raise forms.ValidationError(" ".join(filterset.problems()))
-            selection = operations.select_matching(filterset.qs, {k: v for k, v in filters.items() if v})
+            selection = operations.select_matching(
+                filterset.qs, {k: v for k, v in filters.items() if v}, max_id=cleaned.get("max_id")
+            )
         else:
             raw = self.data.getlist("ids") if isinstance(self.data, QueryDict) else list(self.data.get("ids", []))
             parsed = {value: parse_id(value) for value in raw}

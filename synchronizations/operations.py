@@ -10,6 +10,7 @@ operation again (a redelivered job) continues where it stopped and never applies
 chunk twice.
 """
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -44,6 +45,12 @@ class Selection:
     filters: dict | None = None  # how "all matching" was chosen
     max_id: int | None = None
 
+    @property
+    def digest(self) -> str:
+        """A fingerprint of the ids (hex SHA-256): the confirmation page carries it, so
+        that the set acted on is the set the operator confirmed."""
+        return hashlib.sha256(",".join(map(str, self.ids)).encode()).hexdigest()
+
 
 @dataclass
 class Applied:
@@ -64,9 +71,11 @@ def select_ids(ids: Iterable[int]) -> Selection:
     return Selection(ids=[pk for pk in wanted if pk in found], unknown=[pk for pk in wanted if pk not in found])
 
 
-def select_matching(queryset: QuerySet, filters: dict) -> Selection:
-    """Every sync ``queryset`` matches now, bounded by the highest id now."""
-    max_id = Synchronization.objects.aggregate(top=Max("pk"))["top"] or 0
+def select_matching(queryset: QuerySet, filters: dict, max_id: int | None = None) -> Selection:
+    """Every sync ``queryset`` matches now, bounded by the highest id now (or by
+    ``max_id``, the bound of a selection being confirmed)."""
+    if max_id is None:
+        max_id = Synchronization.objects.aggregate(top=Max("pk"))["top"] or 0
     # 100,000 ids: read straight from the cursor, without a queryset's per-row work,
     # in the order of whichever index serves the filter, and sorted here.
     sql, params = queryset.filter(pk__lte=max_id).order_by().values_list("pk").query.sql_with_params()

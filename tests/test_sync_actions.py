@@ -1,5 +1,8 @@
 """POST /sync/syncs/actions/: the bulk actions behind the gear menu."""
 
+import html
+import re
+
 import pytest
 from django.test import Client
 from pytest_django.asserts import assertContains, assertRedirects
@@ -25,6 +28,15 @@ def data():
 @pytest.fixture
 def op(client_as, operator):
     return client_as(operator)
+
+
+def confirmation_form(response) -> dict:
+    """The fields the confirmation page posts back (what a browser sends on Confirm)."""
+    fields: dict[str, list[str]] = {}
+    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', response.content.decode()):
+        if name != "csrfmiddlewaretoken":
+            fields.setdefault(name, []).append(html.unescape(value))
+    return fields
 
 
 def status(sync):
@@ -117,7 +129,7 @@ def test_all_matching_confirms_then_acts_on_the_snapshot(op, data, django_captur
     assertContains(response, "Clear Errors 2 syncs?")
     assertContains(response, "every sync matching the filters now")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        op.post(URL, {**form, "confirmed": "1"})
+        op.post(URL, confirmation_form(response))
     # Between the submit and the worker: another sync falls into error.
     Synchronization.objects.filter(pk=data["ok"].pk).update(status=SyncStatus.ERROR)
     for callback in callbacks:
@@ -126,6 +138,32 @@ def test_all_matching_confirms_then_acts_on_the_snapshot(op, data, django_captur
     assert status(data["ok"]) == SyncStatus.ERROR  # not touched
     operation = Operation.objects.get()
     assert (operation.total, operation.filter_params) == (2, {"status": "error"})
+
+
+def test_all_matching_asks_again_when_the_set_changed_before_the_confirmation(op, data):
+    response = op.post(URL, {"action": "clear", "select_all": "1", "status": "error"})
+    assertContains(response, "Clear Errors 2 syncs?")
+    # Before the operator confirms, one of the two is cleared by someone else.
+    Synchronization.objects.filter(pk=data["error2"].pk).update(status=SyncStatus.OK)
+    again = op.post(URL, confirmation_form(response))
+    assertContains(again, "2 matched then, 1 match now. Nothing was changed")
+    assertContains(again, "Clear Errors 1 syncs?")
+    assert not Operation.objects.exists()
+    op.post(URL, confirmation_form(again))
+    assert Operation.objects.get().total == 1
+
+
+def test_a_sync_created_after_the_confirmation_page_is_not_swept_in(op, data):
+    response = op.post(URL, {"action": "clear", "select_all": "1", "status": "error"})
+    factories.sync(data["mapping"], "WEB-9", SyncStatus.ERROR)  # newer than the bound shown
+    op.post(URL, confirmation_form(response))
+    assert Operation.objects.get().total == 2
+
+
+def test_confirmed_without_the_confirmation_pages_fingerprint_asks_first(op, data):
+    response = op.post(URL, {"action": "clear", "select_all": "1", "status": "error", "confirmed": "1"})
+    assertContains(response, "Clear Errors 2 syncs?")
+    assert not Operation.objects.exists()
 
 
 def test_all_matching_clear_is_refused_when_the_filter_matches_syncs_not_in_error(op, data):
