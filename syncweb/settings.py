@@ -3,6 +3,7 @@
 `make run`: SQLite and a generated secret key under var/, Redis on localhost."""
 
 import base64
+import ipaddress
 import secrets
 import socket
 import zoneinfo
@@ -135,6 +136,8 @@ LOGOUT_REDIRECT_URL = "login"
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The client's address, behind a proxy too (accounts/client_address.py).
+AXES_CLIENT_IP_CALLABLE = "accounts.client_address.client_address"
 AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
@@ -224,7 +227,17 @@ SYNCWEB_WORKER_HEARTBEAT_TTL = env_int("SYNCWEB_WORKER_HEARTBEAT_TTL", 30, minim
 
 # --- Security (production behind HTTPS) ------------------------------------------------
 SYNCWEB_HTTPS = env_bool("SYNCWEB_HTTPS", False)
-if env_bool("SYNCWEB_BEHIND_PROXY", False):
+SYNCWEB_BEHIND_PROXY = env_bool("SYNCWEB_BEHIND_PROXY", False)
+# The proxies (addresses or networks) whose X-Forwarded-For is believed, behind a proxy.
+SYNCWEB_TRUSTED_PROXIES = env_list("SYNCWEB_TRUSTED_PROXIES", ["127.0.0.1", "::1"])
+for _proxy in SYNCWEB_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"SYNCWEB_TRUSTED_PROXIES has {_proxy!r}, which is not an address or a network."
+        ) from None
+if SYNCWEB_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = SYNCWEB_HTTPS
 SESSION_COOKIE_SECURE = SYNCWEB_HTTPS
