@@ -89,16 +89,18 @@ def _run_action(modeladmin, request, queryset, action: str) -> None:
     except operations.ActionRefused as refusal:
         modeladmin.message_user(request, str(refusal), messages.ERROR)
         return
+    waiting = " is recorded; the job queue (Redis) does not answer, so it runs once the queue is back"
     modeladmin.message_user(
         request,
         format_html(
-            '{}: <a href="{}">operation #{}</a> on {} sync(s) submitted.',
+            '{}: <a href="{}">operation #{}</a> on {} sync(s){}.',
             operation.get_action_display(),
             operation.get_absolute_url(),
             operation.pk,
             operation.total,
+            waiting if operation.dispatched_at is None else " submitted",
         ),
-        messages.SUCCESS,
+        messages.WARNING if operation.dispatched_at is None else messages.SUCCESS,
     )
 
 

@@ -14,6 +14,7 @@ queued), where the periodic rounds find it again (synchronizations.engine.proces
 
 import functools
 import logging
+from collections.abc import Callable
 
 from django.db import transaction
 from kombu.exceptions import OperationalError
@@ -55,9 +56,15 @@ def send(task_name: str, *args) -> bool:
     return True
 
 
-def send_on_commit(task_name: str, *args) -> None:
-    """send() once the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: send(task_name, *args))
+def send_on_commit(task_name: str, *args, on_sent: Callable[[], None] | None = None) -> None:
+    """send() once the current transaction commits (at once outside one); then
+    ``on_sent()`` if the broker took the message."""
+
+    def deliver() -> None:
+        if send(task_name, *args) and on_sent is not None:
+            on_sent()
+
+    transaction.on_commit(deliver)
 
 
 def queue_processing(sync_ids: list[int]) -> None:
@@ -68,9 +75,10 @@ def queue_processing(sync_ids: list[int]) -> None:
         send_on_commit(PROCESS_SYNCS, sync_ids[start : start + QUEUE_BATCH])
 
 
-def queue_operation(operation_id: int) -> None:
-    """Queues the run of Operation ``operation_id`` after commit."""
-    send_on_commit(RUN_OPERATION, operation_id)
+def queue_operation(operation_id: int, on_sent: Callable[[], None] | None = None) -> None:
+    """Queues the run of Operation ``operation_id`` after commit; ``on_sent()`` once
+    the broker took it."""
+    send_on_commit(RUN_OPERATION, operation_id, on_sent=on_sent)
 
 
 def queue_detection(mapping_id: int) -> None:

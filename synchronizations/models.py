@@ -669,6 +669,16 @@ class OperationQuerySet(models.QuerySet):
         """The newest operations with who asked, without their (long) id lists."""
         return self.select_related("requested_by").defer("sync_ids").order_by("-requested_at")[:limit]
 
+    def stalled(self, now: datetime, stall: timedelta) -> "OperationQuerySet":
+        """Queued or running operations whose job was never handed to the broker, or
+        that neither were dispatched nor made progress for ``stall``: their job was
+        lost (broker down or restarted, worker killed)."""
+        since = now - stall
+        quiet = Q(dispatched_at__lt=since) & (Q(progress_at__isnull=True) | Q(progress_at__lt=since))
+        return self.filter(
+            Q(dispatched_at__isnull=True) | quiet, state__in=[Operation.State.QUEUED, Operation.State.RUNNING]
+        )
+
 
 class Operation(models.Model):
     """One operator action over a set of syncs: the audit trail and the job record."""
@@ -708,6 +718,11 @@ class Operation(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     error = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When its job was last handed to the broker (None: never yet, the broker was
+    # down), and when a run last made progress: a queued or running operation that
+    # has done neither for a while lost its job and is dispatched again.
+    dispatched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    progress_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = OperationQuerySet.as_manager()
 

@@ -13,7 +13,9 @@ chunk twice.
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import F, Max, QuerySet
 from django.utils import timezone
@@ -134,8 +136,32 @@ def submit(action: str, selection: Selection, *, user=None, source: str = Operat
     )
     if run_now:
         return run(operation.pk)
-    jobs.queue_operation(operation.pk)
+    dispatch(operation.pk)
+    operation.refresh_from_db(fields=["dispatched_at"])
     return operation
+
+
+def dispatch(operation_id: int) -> None:
+    """Hands the operation's job to the broker after commit, recording when it did.
+    A broker that is down leaves ``dispatched_at`` as it was: redispatch_stalled()
+    tries again."""
+
+    def sent() -> None:
+        Operation.objects.filter(pk=operation_id).update(dispatched_at=timezone.now())
+
+    jobs.queue_operation(operation_id, on_sent=sent)
+
+
+def redispatch_stalled(stall: timedelta | None = None) -> list[int]:
+    """Dispatches again the queued or running operations whose job was lost (never
+    sent, or no dispatch nor progress for ``stall``, default SYNCWEB_OPERATION_STALL
+    seconds). Safe to repeat: a run continues after the last chunk it committed and
+    never applies one twice. Returns the ids dispatched."""
+    stall = stall if stall is not None else timedelta(seconds=settings.SYNCWEB_OPERATION_STALL)
+    ids = list(Operation.objects.stalled(timezone.now(), stall).values_list("pk", flat=True))
+    for operation_id in ids:
+        dispatch(operation_id)
+    return ids
 
 
 def run(operation_id: int) -> Operation:
@@ -156,7 +182,7 @@ def run(operation_id: int) -> Operation:
                     return current  # another run of the same operation got ahead: leave it to that one
                 applied = _apply(operation, chunk, actor)
                 Operation.objects.filter(pk=operation_id).update(
-                    done=F("done") + applied.done, skipped=F("skipped") + applied.skipped
+                    done=F("done") + applied.done, skipped=F("skipped") + applied.skipped, progress_at=timezone.now()
                 )
             position += len(chunk)
     except Exception as exc:

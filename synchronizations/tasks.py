@@ -3,10 +3,16 @@
 Tasks import the engine; the engine never imports tasks: it queues work by task
 name through synchronizations.jobs, whose names must match these."""
 
+import logging
+
 from celery import shared_task
+from celery.signals import worker_ready
+from django.db import DatabaseError
 
 from synchronizations import jobs, operations
 from synchronizations.engine import detect, health, process
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, name=jobs.PROCESS_SYNCS)
@@ -55,3 +61,19 @@ def check_repositories() -> int:
     """Beat: calls each unhealthy repository that is due for a check; those that
     answer recover and their mappings resume. Returns how many recovered."""
     return len(health.check_unhealthy())
+
+
+@shared_task
+def redispatch_operations() -> int:
+    """Beat: dispatches again the operations whose job was lost; returns how many."""
+    return len(operations.redispatch_stalled())
+
+
+@worker_ready.connect
+def _redispatch_when_a_worker_starts(sender, **kwargs) -> None:
+    """A worker that starts picks up the operations whose job was lost meanwhile
+    (the broker was down when they were submitted, or their worker was killed)."""
+    try:
+        operations.redispatch_stalled()
+    except DatabaseError:
+        logger.warning("could not look for lost operations at worker start", exc_info=True)

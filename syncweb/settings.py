@@ -72,7 +72,6 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "syncweb.urls"
-DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
 WSGI_APPLICATION = "syncweb.wsgi.application"
 
 TEMPLATES = [
@@ -176,7 +175,11 @@ CELERY_RESULT_EXPIRES = timedelta(days=1)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=30)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=30),
+    "socket_connect_timeout": 2,
+    "socket_timeout": 10,
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TIMEZONE = TIME_ZONE
@@ -198,7 +201,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "synchronizations.tasks.check_repositories",
         "schedule": max(SYNCWEB_TICK, 5.0),
     },
+    "redispatch-operations": {
+        "task": "synchronizations.tasks.redispatch_operations",
+        "schedule": max(SYNCWEB_TICK, 10.0),
+    },
 }
+# A queued or running operation whose job neither was handed to the broker nor made
+# progress for this many seconds lost its job (broker down, worker killed), and is
+# dispatched again by beat and by every worker that starts.
+SYNCWEB_OPERATION_STALL = env_int("SYNCWEB_OPERATION_STALL", 60, minimum=1)
+# Sending a message to a broker that is down gives up quickly (the work stays
+# recorded and is sent again later), so that no page waits on a dead Redis.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 # An unhealthy repository (credentials refused, permission denied) is tried again
 # this often; its mappings resume by themselves once a call succeeds.
 SYNCWEB_HEALTH_CHECK_INTERVAL = env_int("SYNCWEB_HEALTH_CHECK_INTERVAL", 60, minimum=1)
