@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format venv clean bench
+.PHONY: run test lint format venv clean bench trackers
 SCALE ?= small
 
 venv: $(VENV)/.installed
@@ -31,6 +31,11 @@ test: venv
 bench: venv
 	$(BIN)/python manage.py collectstatic --noinput --verbosity=0
 	$(BIN)/python bench/run.py --scale $(SCALE) $(BENCH_ARGS)
+
+## Local trackers to try syncweb against: Roundup on 8081 and, where Debian's redmine is installed, Redmine on 8082
+## (TRACKERS_ARGS="--roundup-port 9081 --redmine-port 9082 --no-redmine --fresh"); Ctrl-C stops them.
+trackers: venv
+	exec $(BIN)/python -m trackers $(TRACKERS_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
