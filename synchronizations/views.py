@@ -12,14 +12,14 @@ from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
-from django_tables2 import RequestConfig
+from django_tables2 import LazyPaginator, RequestConfig
 
 from accounts.roles import RUN_ACTIONS_PERMISSION, VIEW_PERMISSION, can_run_actions
 from synchronizations import operations
 from synchronizations.engine import fieldmap
 from synchronizations.filters import LogFilter, SyncFilter
 from synchronizations.models import LogEntry, Mapping, Operation, SyncCount, Synchronization, SyncStatus
-from synchronizations.tables import IdsFirstPaginator, SyncTable
+from synchronizations.tables import SyncTable
 
 PER_PAGE = 50
 LOG_PER_PAGE = 50
@@ -54,10 +54,10 @@ def sync_list(request: HttpRequest) -> HttpResponse:
     RequestConfig(request, paginate=False).configure(table)  # sorting from the URL
     page = _page_number(request, problems)
     try:
-        table.paginate(paginator_class=IdsFirstPaginator, per_page=PER_PAGE, page=page)
+        table.paginate(paginator_class=LazyPaginator, per_page=PER_PAGE, page=page)
     except EmptyPage:
         problems.append(f"There is no page {page} of these results. Showing page 1.")
-        table.paginate(paginator_class=IdsFirstPaginator, per_page=PER_PAGE, page=1)
+        table.paginate(paginator_class=LazyPaginator, per_page=PER_PAGE, page=1)
     status_links = [
         {**link, "active": link["value"] == (status or "")}
         for link in [{"value": "", "label": "All", "count": total}, *SyncStatus.tally(counts)]

@@ -1,12 +1,14 @@
 """The Syncs tab: filters, status counts, sorting, pagination, bad input."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urljoin
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
-from synchronizations.models import SyncStatus
+from synchronizations.models import Synchronization, SyncStatus
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -133,6 +135,29 @@ def test_a_viewer_gets_no_checkboxes_and_a_disabled_menu(viewer_client, data):
 
 
 SORTS = ["-last_processed_at", "last_processed_at", "title", "-title", "-mapping", "status", "left"]
+SORT_VALUES = {
+    "title": lambda sync: sync.title,
+    "mapping": lambda sync: sync.mapping.name,
+    "status": lambda sync: sync.status,
+    "left": lambda sync: sync.left_key,
+}
+
+
+def sorted_keys(sort: str) -> list[str]:
+    """Every sync's key in the order the table promises, worked out here: by the
+    column, ties by id (newest first when ascending, the exact reverse when
+    descending); by last processed, never-processed syncs last either way."""
+    syncs = list(Synchronization.objects.select_related("mapping"))
+    descending, name = sort.startswith("-"), sort.removeprefix("-")
+    if name == "last_processed_at":
+        processed = [sync for sync in syncs if sync.last_processed_at]
+        never = [sync for sync in syncs if not sync.last_processed_at]
+        ordered = sorted(processed, key=lambda sync: (sync.last_processed_at, sync.pk), reverse=descending)
+        ordered += sorted(never, key=lambda sync: sync.pk, reverse=descending)
+    else:
+        value = SORT_VALUES[name]
+        ordered = sorted(syncs, key=lambda sync: (value(sync), -sync.pk), reverse=descending)
+    return [sync.left_key for sync in ordered]
 
 
 @pytest.mark.parametrize("sort", SORTS)
@@ -143,11 +168,43 @@ def test_a_page_fetched_ids_first_is_the_slice_of_the_sorted_list(viewer_client,
     for number in range(120):
         processed = None if number % 7 == 0 else now - timedelta(minutes=number % 13)  # ties and never
         factories.sync(data["web"], f"PAGE-{number}", title=f"Item {number % 17}", last_processed_at=processed)
-    pages = [keys(get(viewer_client, sort=sort, page=page)) for page in (1, 2, 3)]
-    whole = keys(get(viewer_client, sort=sort, page=1)) + pages[1] + pages[2]
-    assert len(set(whole)) == len(whole) == 125  # nothing twice, nothing missing
-    rows = get(viewer_client, sort=sort, page=1).context["table"]
-    assert rows.page.has_next()
+    expected = sorted_keys(sort)
+    assert len(expected) == 125
+    for number in (1, 2, 3):
+        assert keys(get(viewer_client, sort=sort, page=number)) == expected[(number - 1) * 50 : number * 50]
+    assert not get(viewer_client, sort=sort, page=3).context["table"].page.has_next()
+
+
+def test_a_row_shows_its_sync(client_as, operator, data):
+    sync = data["mobile_error"]
+    sync.error_message = "HTTP 401: " + "x" * 100
+    sync.last_processed_at = datetime(2026, 11, 28, 14, 5, 59, tzinfo=UTC)
+    sync.save()
+    body = client_as(operator).get("/sync/syncs/", {"q": "MOB-1"}).content.decode()
+    row = body.split('<tr data-status="error">')[1].split("</tr>")[0]
+    assert '<span class="badge text-bg-danger">Error</span>' in row
+    assert "<td>Mobile ↔ GitHub</td>" in row
+    assert "<td>2026-11-28 14:05</td>" in row  # to the minute, in TIME_ZONE (UTC here)
+    # Cut at 80 characters, the whole in its tooltip.
+    assert f'<span title="{sync.error_message}">HTTP 401: {"x" * 69}…</span>' in row
+    # The details link is relative to the Syncs tab: it must land on the sync's page.
+    href = row.split('<a href="')[1].split('"')[0]
+    assert urljoin(reverse("syncs"), href) == reverse("sync_detail", args=[sync.pk])
+
+
+def test_a_row_without_artifacts_or_processing_says_so(viewer_client, data):
+    factories.sync(data["web"], "", SyncStatus.PENDING, left_url="", right_key="", right_url="", last_processed_at=None)
+    row = get(viewer_client, status="pending").content.decode().split('<tr data-status="pending">')[1]
+    assert row.count('<span class="text-body-secondary">not created yet</span>') == 2
+    assert "<td>—</td>" in row
+
+
+def test_ids_are_never_printed_as_localized_numbers(client_as, operator, data, settings):
+    settings.USE_THOUSAND_SEPARATOR = True
+    factories.sync(data["web"], "BIG-1", pk=1234567)
+    response = client_as(operator).get("/sync/syncs/", {"q": "BIG-1"})
+    assertContains(response, 'value="1234567" aria-label="Select sync 1234567"')
+    assertContains(response, 'href="1234567/" aria-label="Details for sync 1234567"')
 
 
 def test_the_rows_are_escaped(viewer_client, data):
