@@ -24,10 +24,8 @@ from synchronizations import jobs
 from synchronizations.engine import wording
 from synchronizations.models import LogEntry, Operation, Synchronization, SyncStatus
 
-# Syncs per transaction of an operation (and per statement when reading ids). Each
-# commit writes the index pages the chunk touched; 5,000 at a time wrote a Retry of
-# 100,000 syncs in error in a third less time than 1,000 (bench/bulk.py), holding
-# SQLite's write lock a few tenths of a second per chunk.
+# Syncs per statement when reading ids. (An operation applies its syncs in chunks
+# of SYNCWEB_OPERATION_CHUNK, one transaction each.)
 CHUNK = 5000
 # Acting on more syncs than this asks for confirmation first (needs_confirmation).
 CONFIRM_ABOVE = 100
@@ -60,9 +58,10 @@ class Applied:
     skipped: int = 0  # e.g. Retry of a sync a worker is processing right now
 
 
-def _chunks(ids: list[int], start: int = 0) -> Iterable[list[int]]:
-    for offset in range(start, len(ids), CHUNK):
-        yield ids[offset : offset + CHUNK]
+def _chunks(ids: list[int], start: int = 0, size: int | None = None) -> Iterable[list[int]]:
+    size = size or CHUNK
+    for offset in range(start, len(ids), size):
+        yield ids[offset : offset + size]
 
 
 def select_ids(ids: Iterable[int]) -> Selection:
@@ -175,7 +174,7 @@ def run(operation_id: int) -> Operation:
     actor = operation.requested_by.get_username() if operation.requested_by else operation.get_source_display()
     position = operation.done + operation.skipped
     try:
-        for chunk in _chunks(operation.sync_ids or [], position):
+        for chunk in _chunks(operation.sync_ids or [], position, settings.SYNCWEB_OPERATION_CHUNK):
             with transaction.atomic():
                 current = Operation.objects.select_for_update().only("done", "skipped").get(pk=operation_id)
                 if current.done + current.skipped != position:

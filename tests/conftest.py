@@ -78,29 +78,60 @@ def client_as(client):
 # --- Real Redis and a real Celery worker -------------------------------------------
 
 
+class RedisServer:
+    """A Redis server of the tests' own on ``port``, which a test may stop and start
+    again (the chaos suite); without persistence, so a restart loses what it held."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.workdir = tempfile.mkdtemp(prefix="syncweb-redis-")
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.workdir,
+             "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+        def answers():
+            try:
+                return redis_client(self.url, timeout=0.2).ping()
+            except Exception:
+                return False
+
+        wait_for(answers, 10, f"redis-server on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
 @pytest.fixture(scope="session")
-def redis_server():
-    """A Redis server of the tests' own, on the port REDIS_URL names in test settings."""
-    port = settings.TEST_REDIS_PORT
-    workdir = tempfile.mkdtemp(prefix="syncweb-redis-")
-    process = subprocess.Popen(
-        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir, "--save", ""],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-
-    def answers():
-        try:
-            return redis_client(timeout=0.2).ping()
-        except Exception:
-            return False
-
-    wait_for(answers, 10, f"redis-server on port {port}")
+def redis_control():
+    """The tests' Redis server (see RedisServer), on the port REDIS_URL names."""
+    server = RedisServer(settings.TEST_REDIS_PORT)
+    server.start()
     redis_client().flushall()
-    yield settings.REDIS_URL
-    process.terminate()
-    process.wait(10)
-    shutil.rmtree(workdir, ignore_errors=True)
+    yield server
+    server.stop()
+    shutil.rmtree(server.workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server(redis_control):
+    """The URL of the tests' own Redis server; started again if a test stopped it."""
+    if redis_control.process is None:
+        redis_control.start()
+    return settings.REDIS_URL
 
 
 def _database_url() -> str:
@@ -144,11 +175,12 @@ class CeleryProcesses:
         self.started.append((process, log_path))
         return process
 
-    def worker(self, concurrency: int = 1, **env: str) -> tuple[str, subprocess.Popen]:
+    def worker(self, concurrency: int = 1, pool: str = "prefork", **env: str) -> tuple[str, subprocess.Popen]:
+        """Starts a worker (``pool="solo"``: one process, which SIGKILL stops dead)."""
         hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
         process = self._start(
-            ["worker", f"--concurrency={concurrency}", "--without-mingle", "--without-gossip", "--loglevel=INFO",
-             f"--hostname={hostname}"],
+            ["worker", f"--concurrency={concurrency}", f"--pool={pool}", "--without-mingle", "--without-gossip",
+             "--loglevel=INFO", f"--hostname={hostname}"],
             hostname.split("@")[0], env,
         )  # fmt: skip
         wait_for(lambda: hostname in alive_workers(redis_client()), 60, f"worker {hostname} to send a heartbeat")
@@ -195,3 +227,5 @@ from tests.browser import browser, page  # noqa: E402, F401  (fixtures)
 from tests.engine_fixtures import left, mapping, right  # noqa: E402, F401  (fixtures)
 from tests.conformance_harnesses import sandbox_harness  # noqa: E402, F401  (fixtures)
 from tests.trackers_fixtures import redmine_project, redmine_server, roundup_server, unique_name  # noqa: E402, F401  (fixtures)
+from tests.harness_roundup import roundup_harness  # noqa: E402, F401  (fixtures)
+from tests.harness_redmine import redmine_harness  # noqa: E402, F401  (fixtures)

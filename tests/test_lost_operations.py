@@ -82,8 +82,8 @@ def test_a_running_operation_without_progress_is_stalled_one_with_progress_is_no
     assert busy.pk not in stalled and fresh.pk not in stalled
 
 
-def test_dispatching_twice_applies_each_chunk_once(errors, operator, monkeypatch):
-    monkeypatch.setattr(operations, "CHUNK", 2)
+def test_dispatching_twice_applies_each_chunk_once(errors, operator, settings):
+    settings.SYNCWEB_OPERATION_CHUNK = 2
     operation = operations.submit("retry", operations.select_ids(s.pk for s in errors), user=operator)
     operations.run(operation.pk)
     operations.run(operation.pk)  # the same job delivered again

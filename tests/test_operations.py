@@ -115,8 +115,8 @@ def test_an_operation_run_twice_changes_nothing_more(syncs, operator):
     assert LogEntry.objects.count() == 2
 
 
-def test_a_run_that_died_continues_after_its_last_chunk(syncs, operator, monkeypatch):
-    monkeypatch.setattr(operations, "CHUNK", 2)
+def test_a_run_that_died_continues_after_its_last_chunk(syncs, operator, settings):
+    settings.SYNCWEB_OPERATION_CHUNK = 2
     ids = [syncs[s].pk for s in ("ok", "pending", "error", "ignored")]
     operation = operations.submit("retry", operations.select_ids(ids), user=operator, run_now=False)
     with transaction.atomic():  # the first chunk committed, then the worker died
