@@ -5,11 +5,9 @@ Views parse input, call one function (the filters, operations.py), and render.""
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import EmptyPage, Paginator
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 from django_tables2 import LazyPaginator, RequestConfig
@@ -18,14 +16,14 @@ from accounts.roles import RUN_ACTIONS_PERMISSION, VIEW_PERMISSION, can_run_acti
 from synchronizations import operations
 from synchronizations.engine import fieldmap
 from synchronizations.filters import LogFilter, SyncFilter
-from synchronizations.models import LogEntry, Mapping, Operation, SyncCount, Synchronization, SyncStatus
+from synchronizations.forms import SyncActionForm
+from synchronizations.models import LogCursor, LogEntry, Mapping, Operation, SyncCount, Synchronization, SyncStatus
 from synchronizations.tables import SyncTable
+from syncweb.inputs import parse_int
 
 PER_PAGE = 50
 LOG_PER_PAGE = 50
 MAX_PAGE = 1_000_000
-MAX_ID = 2**63 - 1  # the largest id a database column holds
-FILTER_FIELDS = ("status", "mapping", "q", "pattern")
 # What the Syncs table shows (and sorts by); the other columns are not loaded.
 TABLE_FIELDS = (
     "status", "mapping__name", "left_key", "left_url", "right_key", "right_url", "title", "last_processed_at",
@@ -35,8 +33,9 @@ TABLE_FIELDS = (
 
 def _page_number(request: HttpRequest, problems: list[str]) -> int:
     raw = request.GET.get("page", "1")
-    if raw.isdigit() and 1 <= int(raw) <= MAX_PAGE:
-        return int(raw)
+    page = parse_int(raw, minimum=1, maximum=MAX_PAGE)
+    if page is not None:
+        return page
     problems.append(f"The page {raw!r} was ignored: it is not a page number. Showing page 1.")
     return 1
 
@@ -95,48 +94,45 @@ def sync_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def sync_actions(request: HttpRequest) -> HttpResponse:
     """Retry / Clear Errors / Clear Errors and Ignore Changes on the selected syncs,
-    or on every sync matching the filters ("select all matching")."""
+    or on every sync matching the filters ("select all matching"): SyncActionForm
+    says on which, operations.py decides whether to confirm first and acts."""
     back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        back = ""
-    action = request.POST.get("action", "")
-    if request.POST.get("select_all") == "1":
-        data = {name: request.POST.get(name, "") for name in FILTER_FIELDS}
-        filterset = SyncFilter(data, queryset=Synchronization.objects.all())
-        if filterset.problems():
-            messages.error(request, " ".join(filterset.problems()) + " Nothing was changed.")
-            return redirect(back or "syncs")
-        selection = operations.select_matching(filterset.qs, {k: v for k, v in data.items() if v})
-    else:
-        raw = request.POST.getlist("ids")
-        valid = [value for value in raw if value.isdigit() and int(value) <= MAX_ID]
-        selection = operations.select_ids(int(value) for value in valid)
-        selection.unknown += [value for value in raw if value not in valid]  # reported, never acted on
-    label = Operation.Action(action).label if action in Operation.Action.values else action
-    needs_confirmation = request.POST.get("select_all") == "1" or len(selection.ids) > operations.CONFIRM_ABOVE
-    if needs_confirmation and request.POST.get("confirmed") != "1":
-        try:
-            operations.check(action, selection)
-        except operations.ActionRefused as refusal:
-            messages.error(request, str(refusal))
-            return redirect(back or "syncs")
+    if not back.startswith("/") or not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = ""  # only a page of this site
+    form = SyncActionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form.refusal())
+        return redirect(back or "syncs")
+    selection = form.cleaned_data["selection"]
+    if operations.needs_confirmation(selection, all_matching=form.all_matching) and not form.confirmed_as_shown:
         return render(
             request,
             "synchronizations/confirm_action.html",
-            {"label": label, "count": len(selection.ids), "post": request.POST, "back": back or reverse("syncs")},
+            {
+                "form": form,
+                "selection": selection,
+                "changed_from": form.shown_count if form.cleaned_data["confirmed"] else None,
+                "post": request.POST,
+                "back": back or reverse("syncs"),
+            },
         )
     try:
-        operation = operations.submit(action, selection, user=request.user, source=Operation.Source.WEB)
-    except operations.ActionRefused as refusal:
+        operation = operations.submit(form.cleaned_data["action"], selection, user=request.user)
+    except operations.ActionRefused as refusal:  # the set changed since the form checked it
         messages.error(request, str(refusal))
         return redirect(back or "syncs")
     if selection.unknown:
         shown = ", ".join(map(str, selection.unknown[:10]))
         messages.warning(request, f"{len(selection.unknown)} selected id(s) match no sync and were left out: {shown}.")
-    messages.success(request, f"{label}: operation #{operation.pk} on {operation.total} sync(s) submitted.")
-    if back:
-        return redirect(back)
-    return redirect(operation)
+    if operation.dispatched_at is None:
+        messages.warning(
+            request,
+            f"{form.label}: operation #{operation.pk} on {operation.total} sync(s) is recorded, but the job queue "
+            "(Redis) does not answer: it will run as soon as the queue is back.",
+        )
+    else:
+        messages.success(request, f"{form.label}: operation #{operation.pk} on {operation.total} sync(s) submitted.")
+    return redirect(back or operation)
 
 
 @permission_required(VIEW_PERMISSION, raise_exception=True)
@@ -181,31 +177,19 @@ def log_list(request: HttpRequest) -> HttpResponse:
     entries arriving meanwhile never shift a page."""
     filterset = LogFilter(request.GET, queryset=LogEntry.objects.select_related("mapping"))
     problems = filterset.problems()
-    entries = filterset.qs.order_by("-timestamp", "-pk")
-    cursor = _log_cursor(request.GET.get("before", ""), problems)
+    entries = filterset.qs.newest_first()
+    cursor = LogCursor.parse(request.GET.get("before", ""))
+    if cursor is None and request.GET.get("before"):
+        raw = request.GET["before"]
+        problems.append(f"The page position {raw!r} was ignored: it is not one this page made. Showing the newest.")
     if cursor:
-        moment, pk = cursor
-        entries = entries.filter(Q(timestamp__lt=moment) | Q(timestamp=moment, pk__lt=pk))
+        entries = entries.before(cursor.moment, cursor.pk)
     page = list(entries[: LOG_PER_PAGE + 1])
     more = len(page) > LOG_PER_PAGE
     page = page[:LOG_PER_PAGE]
-    next_cursor = f"{page[-1].timestamp.isoformat()}|{page[-1].pk}" if more else ""
+    next_cursor = str(LogCursor(page[-1].timestamp, page[-1].pk)) if more else ""
     return render(
         request,
         "synchronizations/log_list.html",
         {"filter": filterset, "entries": page, "next_cursor": next_cursor, "problems": problems, "paged": bool(cursor)},
     )
-
-
-def _log_cursor(raw: str, problems: list[str]):
-    if not raw:
-        return None
-    moment_text, _, pk_text = raw.rpartition("|")
-    try:
-        moment = parse_datetime(moment_text) if moment_text else None
-    except ValueError:  # well formed, but no such time (a 25th hour, an offset of 99 h)
-        moment = None
-    if moment is None or moment.tzinfo is None or not pk_text.isdigit() or int(pk_text) > MAX_ID:
-        problems.append(f"The page position {raw!r} was ignored: it is not one this page made. Showing the newest.")
-        return None
-    return moment, int(pk_text)
