@@ -16,7 +16,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--interval", type=float_option(0.01, 3600), default=3.0, help="Seconds between actions (default 3)."
+            "--interval", type=float_option(0, 3600), default=3.0, help="Seconds between actions (default 3)."
         )
         parser.add_argument(
             "--count", type=int_option(0, 10_000_000), default=0, help="Stop after this many actions (default: never)."
