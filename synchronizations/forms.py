@@ -19,8 +19,16 @@ class SyncActionForm(forms.Form):
     are form errors, and nothing is changed."""
 
     action = forms.CharField()
-    select_all = forms.BooleanField(required=False)
-    confirmed = forms.BooleanField(required=False)
+    # "1" or not: the page's hidden input sends "0" when the box is off (a
+    # BooleanField's checkbox widget would read any non-empty text as on).
+    select_all = forms.CharField(required=False)
+    confirmed = forms.CharField(required=False)
+
+    def clean_select_all(self) -> bool:
+        return self.cleaned_data["select_all"] == "1"
+
+    def clean_confirmed(self) -> bool:
+        return self.cleaned_data["confirmed"] == "1"
     # What the confirmation page showed for "all matching": the bound, how many, and
     # the fingerprint of the set (operations.Selection.digest).
     max_id = forms.CharField(required=False)

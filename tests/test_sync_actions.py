@@ -185,3 +185,11 @@ def test_next_brings_the_operator_back_and_refuses_other_sites(op, data, django_
     assertRedirects(response, detail, fetch_redirect_response=False)
     response = op.post(URL, {"action": "retry", "ids": [data["ok"].pk], "next": "https://evil.example/"})
     assert response["Location"].startswith("/sync/operations/")
+
+
+def test_the_pages_select_all_0_means_the_checked_ids_only(op, data, django_capture_on_commit_callbacks):
+    form = {"action": "retry", "select_all": "0", "status": "error", "mapping": "", "q": "", "pattern": ""}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = op.post(URL, {**form, "ids": [data["error"].pk]})
+    assert response.status_code == 302
+    assert Operation.objects.get().total == 1
