@@ -1,12 +1,14 @@
 """Connectors, one per Repository.kind, behind one interface (base.Connector)."""
 
 from synchronizations.connectors.base import Artifact, Changes, Connector
+from synchronizations.connectors.redmine import RedmineConnector
 from synchronizations.connectors.roundup import RoundupConnector
 from synchronizations.connectors.sandbox import SandboxConnector
 from synchronizations.engine.errors import PermanentError
 
 REGISTRY: dict[str, type[Connector]] = {
     SandboxConnector.kind: SandboxConnector,
+    RedmineConnector.kind: RedmineConnector,
     RoundupConnector.kind: RoundupConnector,
 }
 
