@@ -16,6 +16,8 @@ from synchronizations.engine.errors import (
 from synchronizations.models import Repository
 from tests.conformance_harnesses import HARNESSES, Harness
 
+pytestmark = pytest.mark.django_db
+
 
 @pytest.fixture(params=sorted(HARNESSES))
 def harness(request) -> Harness:

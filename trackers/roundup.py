@@ -177,7 +177,9 @@ class RoundupServer(TrackerServer):
     def _settings(self) -> dict[str, dict[str, str]]:
         return {
             "tracker": {"web": self.base_url, "name": "syncweb test tracker"},
-            "mail": {"domain": "example.invalid"},
+            # No mail host here: mail that Roundup would send (to an issue's other
+            # followers when a message is added) goes to a file instead.
+            "mail": {"domain": "example.invalid", "debug": str(self.tracker_dir / "mail.log")},
             "main": {"password_pbkdf2_default_rounds": "1000"},
             "web": {"api_failed_login_limit": "0"},
         }

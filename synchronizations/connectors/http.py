@@ -8,9 +8,12 @@ engine's errors, whatever the tracker:
 | HTTP 429 and 5xx | TransientError, with ``retry_after`` from a Retry-After header |
 | HTTP 401 / 403 | RepositoryError (the repository pauses; no sync error) |
 | HTTP 404 on an artifact | ArtifactDeleted |
-| HTTP 409 / 412 | ConflictError (a concurrent edit; nothing was overwritten) |
-| HTTP 400 / 422 | FieldRefused, naming the field when the tracker says which |
+| HTTP 409 / 412 (``conflict_statuses``) | ConflictError (a concurrent edit; nothing was overwritten) |
+| HTTP 400 / 422 (``refusal_statuses``) | FieldRefused, naming the field when the tracker says which |
 | any other 4xx | PermanentError |
+
+A tracker whose statuses mean something else says so: ``conflict_statuses``,
+``refusal_statuses``, and ``forbidden()`` for a 403 that concerns one artifact.
 
 Error details carry the response body (cut to DETAIL_CHARS), never the request's
 headers, and the repository's secret is blotted out of them.
@@ -88,9 +91,20 @@ class HttpConnector(Connector):
         """Headers sent with every request (e.g. an API key header)."""
         return {}
 
+    # Which statuses mean what, where a tracker differs (Roundup answers 409 for a
+    # value it refuses, and only 412 for a concurrent edit).
+    conflict_statuses: tuple[int, ...] = (409, 412)
+    refusal_statuses: tuple[int, ...] = (400, 422)
+
     def refused_field(self, response: httpx.Response) -> tuple[str, str]:
-        """(field, what the tracker said) of a 400/422 answer; the field may be ""."""
+        """(field, what the tracker said) of a refusal (400/422); the field may be ""."""
         return "", response.text[:300]
+
+    def forbidden(self, response: httpx.Response, key: str | None, detail: str) -> Exception:
+        """The error for a 403. By default the repository's: our credentials lack a
+        permission, so it pauses. A tracker whose 403 can concern one artifact or
+        field only (Roundup) says so for calls about an artifact."""
+        return RepositoryError(f"'{self.repository.name}' denied us permission (HTTP 403)", detail, self.repository.pk)
 
     # --- the client -----------------------------------------------------------------
 
@@ -146,13 +160,13 @@ class HttpConnector(Connector):
         if status == 401:
             return RepositoryError(f"'{name}' refused our credentials (HTTP 401)", detail, self.repository.pk)
         if status == 403:
-            return RepositoryError(f"'{name}' denied us permission (HTTP 403)", detail, self.repository.pk)
+            return self.forbidden(response, key, detail)
         if status == 404 and key:
             return ArtifactDeleted(key, name, detail)
-        if status in (409, 412):
+        if status in self.conflict_statuses:
             what = key or "the artifact"
             return ConflictError(f"{what} changed in '{name}' while it was being updated (HTTP {status})", detail)
-        if status in (400, 422):
+        if status in self.refusal_statuses:
             field, said = self.refused_field(response)
             said = self._blot(said)
             if field:

@@ -69,10 +69,12 @@ Roundup still serves) from a live one. Messages are created before the write tha
 links them to their issue: a write refused after that leaves them unlinked (no page
 shows them).
 
-Every HTTP failure is mapped by the foundation (connectors/http.py). Note that Roundup
-answers 409 for a value its hyperdb rejects (a ValueError), which the foundation reads
-as a concurrent edit; names are resolved before writing so that the connector does not
-send such values for the fields it knows.
+Every HTTP failure is mapped by the foundation (connectors/http.py), with Roundup's own
+meanings: 409 is a value its hyperdb rejects (a refusal naming the field, not a
+concurrent edit: that is 412 only); a 403 about an issue is a permission on that issue
+or field (the sync's error), while one on the tracker as a whole pauses the repository;
+a 400 "An error occurred" is a failure inside Roundup (transient). Names are resolved
+before writing, so that the connector does not send values it knows to be refused.
 """
 
 import re
@@ -91,6 +93,7 @@ from synchronizations.engine.errors import (
     ConflictError,
     FieldRefused,
     PermanentError,
+    TransientError,
 )
 from synchronizations.models import Mapping
 
@@ -165,6 +168,32 @@ class RoundupConnector(HttpConnector):
             "Origin": f"{parts.scheme}://{parts.netloc}",
             "Referer": self.base_url + "/",
         }
+
+    conflict_statuses = (412,)
+    refusal_statuses = (400, 409, 422)
+
+    def forbidden(self, response: httpx.Response, key: str | None, detail: str) -> Exception:
+        """A 403 about an issue ("Permission to edit title of issue5 denied") is that
+        issue's; elsewhere our user lacks a permission on the tracker: it pauses."""
+        if key:
+            return PermanentError(
+                f"'{self.repository.name}' denied permission on {key}: {self._said(response)}", detail
+            )
+        return super().forbidden(response, key, detail)
+
+    def error_for(self, response: httpx.Response, key: str | None = None) -> Exception:
+        """As the foundation's, but Roundup's 400 "An error occurred" (an exception
+        inside Roundup) is transient, not a refused value."""
+        if response.status_code == 400 and "an error occurred" in self._said(response).lower():
+            return TransientError(f"'{self.repository.name}' failed inside Roundup (HTTP 400 'An error occurred')")
+        return super().error_for(response, key)
+
+    @staticmethod
+    def _said(response: httpx.Response) -> str:
+        try:
+            return str(response.json()["error"]["msg"]).strip()[:300]
+        except (ValueError, KeyError, TypeError):
+            return response.text.strip()[:300]
 
     def refused_field(self, response: httpx.Response) -> tuple[str, str]:
         """The field a Roundup REST error names (``{"error": {"msg": ...}}``), under
