@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format venv clean bench trackers
+.PHONY: run run-trackers test lint format venv clean bench trackers
 SCALE ?= small
 
 venv: $(VENV)/.installed
@@ -21,6 +21,10 @@ run: venv
 	$(BIN)/python manage.py collectstatic --noinput --verbosity=0
 	$(BIN)/python manage.py first_start
 	exec bin/run
+
+## As `make run`, with a local Roundup (and Redmine, where installed) and a mapping between them in the console.
+run-trackers:
+	SYNCWEB_TRACKERS=1 $(MAKE) run
 
 ## Set up and run the whole test suite (browser tests skip when chromium is missing).
 test: venv
