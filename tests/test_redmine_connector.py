@@ -532,6 +532,29 @@ def test_a_wrong_api_key_is_a_repository_error(make_connector, scope, redmine_se
 
 
 @pytest.mark.live
+def test_what_the_key_may_not_see_fails_that_scope_or_issue_not_the_repository(
+    make_connector, scope, redmine_server, unique_name
+):
+    private = f"{unique_name}-private"
+    with api(redmine_server) as client:
+        client.post(
+            "projects.json", json={"project": {"name": private, "identifier": private, "is_public": False}}
+        ).raise_for_status()
+        hidden = client.post(
+            "issues.json", json={"issue": {"project_id": scope, "subject": "Private", "is_private": True}}
+        )
+    hidden.raise_for_status()
+    connector = make_connector(api_key=redmine_server.user_api_key)  # a Developer, not in the private project
+    with pytest.raises(PermanentError, match=f"project '{private}'"):
+        connector.changed_since(private, "")
+    [problem] = connector.check(private, ["title"])
+    assert f"project '{private}'" in problem
+    with pytest.raises(PermanentError):
+        connector.get(f"#{hidden.json()['issue']['id']}")
+    connector.ping()  # the repository itself is fine
+
+
+@pytest.mark.live
 def test_redmines_refusal_names_the_field(connector, scope, redmine_server, unique_name):
     with api(redmine_server) as client:
         client.post(

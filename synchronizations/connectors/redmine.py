@@ -89,8 +89,11 @@ Change detection (changed_since)
     continues after the last second returned.
 
 Errors
-    Those of HttpConnector (connection → TransientError, 401/403 → RepositoryError,
-    404 on an issue → ArtifactDeleted, 422 → FieldRefused naming the field). The
+    Those of HttpConnector (connection → TransientError, 401 → RepositoryError,
+    404 on an issue → ArtifactDeleted, 422 → FieldRefused naming the field). A 403
+    about an issue or a project (a private one, or a permission the key's user
+    lacks there) is a PermanentError for that issue or scope; only a 403 about no
+    artifact is a RepositoryError that pauses the repository. The
     field of a 422 is read from Redmine's message ("Subject is too long …" →
     ``title``, "Customer cannot be blank" → ``Customer``); Redmine words messages
     in the API user's language, and the fixed fields are recognised in English
@@ -375,10 +378,22 @@ class RedmineConnector(HttpConnector):
                 return LABELS.get(match[1], match[1]), "; ".join(messages)
         return "", "; ".join(messages)
 
+    def forbidden(self, response: httpx.Response, key: str | None, detail: str) -> Exception:
+        """A 403 about one issue or project (private, or a permission the API key's
+        user lacks there) is that issue's or project's problem, a PermanentError;
+        only a 403 about no artifact pauses the repository."""
+        if key:
+            return PermanentError(
+                f"'{self.repository.name}' denied us access to {key} (HTTP 403): the API key's user lacks the "
+                "permission there",
+                detail,
+            )
+        return super().forbidden(response, key, detail)
+
     def error_for(self, response: httpx.Response, key: str | None = None) -> Exception:
-        """As HttpConnector's, plus: a 422 with no message about an issue is Redmine
+        """As HttpConnector's, plus: a 422 with no message to an issue's PUT is Redmine
         refusing a stale ``lock_version`` (the only way it answers so), a ConflictError."""
-        if response.status_code == 422 and key and _messages(response) == []:
+        if response.status_code == 422 and response.request.method == "PUT" and key and _messages(response) == []:
             return ConflictError(
                 f"{key} changed in '{self.repository.name}' while it was being updated (stale lock_version)",
                 f"{response.request.method} {response.request.url.path} -> HTTP 422\n{response.text[:300]}",
@@ -428,7 +443,8 @@ class RedmineConnector(HttpConnector):
         tracker = target.tracker or self.settings.get("default_tracker") or ""
         if TRACKER not in payload and tracker:
             payload["tracker_id"] = self._scope_tracker_id(Scope(target.project, tracker=tracker), project)
-        answer = self.request("POST", "/issues.json", json={"issue": payload}).json()["issue"]
+        where = f"project '{target.project}'"
+        answer = self.request("POST", "/issues.json", key=where, json={"issue": payload}).json()["issue"]
         key = f"#{answer['id']}"
         try:
             return self._finish_creation(key, fields.get(STATUS))
@@ -490,9 +506,6 @@ class RedmineConnector(HttpConnector):
         except (PermanentError, RepositoryError) as exc:
             return [exc.message]
         problems = []
-        modules = [module["name"] for module in project.get("enabled_modules", [])]
-        if "issue_tracking" not in modules:
-            problems.append(f"Scope '{scope}': project '{target.project}' does not have issue tracking enabled.")
         enabled = [tracker["name"] for tracker in project.get("trackers", [])]
         if target.tracker and target.tracker not in enabled:
             problems.append(
@@ -651,7 +664,8 @@ class RedmineConnector(HttpConnector):
 
     def _project(self, target: Scope) -> dict:
         """The scope's project (with trackers, enabled modules and issue custom
-        fields). PermanentError when it does not exist or is not visible to us."""
+        fields). PermanentError when it does not exist, is not visible to us, or
+        does not track issues."""
         project = self._projects.get(target.project)
         if project is None:
             try:
@@ -667,7 +681,13 @@ class RedmineConnector(HttpConnector):
                     f"'{self.repository.name}' (or the API key's user cannot see it)",
                     exc.detail,
                 ) from None
-            project = self._projects[target.project] = answer.json()["project"]
+            project = answer.json()["project"]
+            if "issue_tracking" not in [module["name"] for module in project.get("enabled_modules", [])]:
+                raise PermanentError(
+                    f"Scope '{target.project}': project '{target.project}' in '{self.repository.name}' does not "
+                    "have issue tracking enabled"
+                )
+            self._projects[target.project] = project
         return project
 
     def _scope_tracker_id(self, target: Scope, project: dict) -> int:
@@ -720,7 +740,7 @@ class RedmineConnector(HttpConnector):
         if user_id not in self._logins and self._all_users is False:
             try:
                 user = self.request("GET", f"/users/{user_id}.json", key=f"user {user_id}").json()["user"]
-            except (ArtifactDeleted, RepositoryError):
+            except PermanentError:  # 404 or 403
                 return name  # a group, or a user hidden from us
             self._remember_user(user)
         return self._logins.get(user_id, name)
