@@ -30,9 +30,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Seconds start() waits for its port to be free.
+PORT_WAIT = 10.0
+
+
 def port_is_free(port: int) -> bool:
-    """Whether ``port`` on 127.0.0.1 can be bound (nothing listens on it)."""
+    """Whether ``port`` on 127.0.0.1 can be bound (nothing listens on it; connections of
+    a server stopped a moment ago, waiting out TIME_WAIT, do not count, as they do not
+    for the servers, which set SO_REUSEADDR too)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError:
@@ -139,6 +146,10 @@ class TrackerServer:
         if self._process is not None:
             raise RuntimeError(f"{self.kind} on port {self.port} is already started")
         began = time.monotonic()
+        # A server stopped a moment ago on this port may take a second or two to let go.
+        deadline = time.monotonic() + PORT_WAIT
+        while not port_is_free(self.port) and time.monotonic() < deadline:
+            time.sleep(0.2)
         if not port_is_free(self.port):
             raise TrackerStartError(f"cannot start {self.kind}: port {self.port} on {HOST} is in use")
         self.workdir.mkdir(parents=True, exist_ok=True)
