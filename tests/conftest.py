@@ -224,8 +224,8 @@ def celery_worker(celery_processes):
 
 
 from tests.browser import browser, page  # noqa: E402, F401  (fixtures)
-from tests.engine_fixtures import left, mapping, right  # noqa: E402, F401  (fixtures)
 from tests.conformance_harnesses import sandbox_harness  # noqa: E402, F401  (fixtures)
-from tests.trackers_fixtures import redmine_project, redmine_server, roundup_server, unique_name  # noqa: E402, F401  (fixtures)
-from tests.harness_roundup import roundup_harness  # noqa: E402, F401  (fixtures)
+from tests.engine_fixtures import left, mapping, right  # noqa: E402, F401  (fixtures)
 from tests.harness_redmine import redmine_harness  # noqa: E402, F401  (fixtures)
+from tests.harness_roundup import roundup_harness  # noqa: E402, F401  (fixtures)
+from tests.trackers_fixtures import redmine_project, redmine_server, roundup_server, unique_name  # noqa: E402, F401  (fixtures)
