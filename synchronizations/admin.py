@@ -52,12 +52,14 @@ class RepositoryAdmin(admin.ModelAdmin):
         form = super().get_form(request, obj, **kwargs)
         form.base_fields["secret"].widget = SecretInput()
         form.base_fields["secret"].required = False
-        form.base_fields["secret"].help_text = (
+        form.base_fields[
+            "secret"
+        ].help_text = (
             "Password, API key or token. Stored encrypted and never shown; leave empty to keep the current one."
         )
-        form.base_fields["kind"].help_text = (
-            "Jira, GitHub and GitLab have no connector yet: a mapping on such a repository fails saying so."
-        )
+        form.base_fields[
+            "kind"
+        ].help_text = "Jira, GitHub and GitLab have no connector yet: a mapping on such a repository fails saying so."
         return form
 
     def save_model(self, request, obj, form, change):

@@ -29,6 +29,7 @@ class SyncActionForm(forms.Form):
 
     def clean_confirmed(self) -> bool:
         return self.cleaned_data["confirmed"] == "1"
+
     # What the confirmation page showed for "all matching": the bound, how many, and
     # the fingerprint of the set (operations.Selection.digest).
     max_id = forms.CharField(required=False)

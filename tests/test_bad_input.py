@@ -108,9 +108,7 @@ ACTION_FIELDS = ["ids", "action", "select_all", "confirmed", "next", "count", "d
 
 @pytest.mark.parametrize("field", ACTION_FIELDS)
 @pytest.mark.parametrize("value", BAD_VALUES)
-def test_actions_never_fail_with_a_server_error_and_change_nothing_on_bad_input(
-    client_as, operator, ids, field, value
-):
+def test_actions_never_fail_with_a_server_error_and_change_nothing_on_bad_input(client_as, operator, ids, field, value):
     from synchronizations.models import Operation, Synchronization
 
     before = list(Synchronization.objects.values_list("pk", "status"))
