@@ -133,3 +133,12 @@ def test_test_connection_in_the_admin(mapping, client_as, admin_user):
     )
     assertContains(response, "&#x27;Left&#x27;: reachable, credentials accepted")
     assertContains(response, "&#x27;Right&#x27;: The credentials are refused")
+
+
+def test_an_unreachable_tracker_is_recorded_as_the_last_failed_call_and_stays_healthy(mapping, left):
+    ids = pending_syncs(mapping, left, count=1)
+    set_repository(mapping.right, offline=True)
+    assert process.process_sync(ids[0], "job-1") == SyncStatus.PENDING
+    right = reload(mapping.right)
+    assert right.healthy
+    assert right.last_failure_at is not None and "offline" in right.last_failure

@@ -36,6 +36,7 @@ from synchronizations.engine.errors import (
     FieldRefused,
     PermanentError,
     RepositoryError,
+    SyncError,
     TransientError,
 )
 
@@ -140,12 +141,16 @@ class HttpConnector(Connector):
         try:
             response = self.client().request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
-            raise TransientError(f"'{name}' did not answer in time ({type(exc).__name__})") from None
+            error = TransientError(f"'{name}' did not answer in time ({type(exc).__name__})")
         except httpx.TransportError as exc:
-            raise TransientError(f"Cannot reach '{name}': {self._blot(str(exc)) or type(exc).__name__}") from None
-        if response.is_success:
-            return response
-        raise self.error_for(response, key)
+            error = TransientError(f"Cannot reach '{name}': {self._blot(str(exc)) or type(exc).__name__}")
+        else:
+            if response.is_success:
+                return response
+            error = self.error_for(response, key)
+        if isinstance(error, SyncError):
+            error.repository_id = self.repository.pk
+        raise error
 
     def error_for(self, response: httpx.Response, key: str | None = None) -> Exception:
         """The engine's error for an answer that is not a success."""

@@ -116,7 +116,9 @@ class SandboxConnector(Connector):
         if latency:
             time.sleep(latency / 1000)
         if self.settings.get("offline"):
-            raise TransientError(f"Connection to '{self.repository.name}' refused: the repository is offline")
+            error = TransientError(f"Connection to '{self.repository.name}' refused: the repository is offline")
+            error.repository_id = self.repository.pk
+            raise error
         if self.settings.get("refuse_credentials"):
             raise RepositoryError(
                 f"'{self.repository.name}' refused our credentials (sandbox setting refuse_credentials)",

@@ -67,6 +67,7 @@ def detect_changes(mapping_id: int) -> Detection:
         health.repository_refused(mapping, exc)
         outcome.error = exc.message
     except TransientError as exc:
+        health.call_failed(exc, timezone.now())
         outcome.error = exc.message
         wait = exc.retry_after
     except SyncError as exc:

@@ -3,7 +3,11 @@ one of these; the engine decides from the type what happens to the sync."""
 
 
 class SyncError(Exception):
-    """Base of the engine's errors. ``detail`` carries a response body or similar."""
+    """Base of the engine's errors. ``detail`` carries a response body or similar;
+    ``repository_id`` names the repository whose call failed, when the raiser knows
+    it (the engine records the failure in that repository's health)."""
+
+    repository_id: int | None = None
 
     def __init__(self, message: str, detail: str = ""):
         super().__init__(message)

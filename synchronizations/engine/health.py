@@ -30,6 +30,14 @@ def repository_refused(mapping: Mapping, exc: RepositoryError) -> None:
         _log_on_mappings(repository, wording.repository_unhealthy(repository.name, exc.message), LogEntry.Level.ERROR)
 
 
+def call_failed(exc: SyncError, now: datetime) -> None:
+    """A call to a tracker failed in a way that is not the credentials' (unreachable,
+    a timeout, a 5xx): the repository named by ``exc`` records it as its last failed
+    call, and stays healthy."""
+    if exc.repository_id:
+        Repository.objects.filter(pk=exc.repository_id).record_failure(exc.message, now, unhealthy=False)
+
+
 def record_success(repository_ids: list[int], now: datetime | None = None) -> list[int]:
     """Calls to these repositories succeeded: healthy; those that were not resume.
     Returns the ids that recovered."""

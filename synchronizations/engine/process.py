@@ -258,6 +258,7 @@ def fail_transient(sync: Synchronization, token: str, exc: TransientError) -> st
     limit = settings.SYNCWEB_MAX_ATTEMPTS
     if attempts >= limit:
         return fail_permanent(sync, token, PermanentError(wording.gave_up(exc.message, attempts), exc.detail))
+    health.call_failed(exc, now)
     delay = max(backoff(attempts), timedelta(seconds=exc.retry_after or 0))
     mine = Synchronization.objects.filter(pk=sync.pk).claimed(token)
     if mine.release(now, retry_at=now + delay, failed_attempt=True):
