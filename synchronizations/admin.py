@@ -6,7 +6,7 @@ from accounts.roles import can_run_actions
 from synchronizations import operations
 from synchronizations.engine import health
 from synchronizations.models import LogEntry, Mapping, Operation, Repository, SandboxArtifact, Synchronization
-from syncweb.admin import URL_FIELD_OVERRIDES, HistoryAdmin
+from syncweb.admin import URL_FIELD_OVERRIDES, HistoryAdmin, SafeDateHierarchyMixin
 
 
 class SecretInput(admin.widgets.AdminTextInputWidget):
@@ -122,7 +122,7 @@ def clear_errors_ignore_action(modeladmin, request, queryset):
 
 
 @admin.register(Synchronization)
-class SynchronizationAdmin(admin.ModelAdmin):
+class SynchronizationAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
     actions = [retry_action, clear_errors_action, clear_errors_ignore_action]
     formfield_overrides = URL_FIELD_OVERRIDES
     list_display = ["id", "status", "mapping", "left_key", "right_key", "title", "last_processed_at", "short_error"]
@@ -130,7 +130,18 @@ class SynchronizationAdmin(admin.ModelAdmin):
     list_select_related = ["mapping"]
     search_fields = ["title", "left_key", "right_key", "error_message"]
     date_hierarchy = "last_processed_at"
+    # The state of a sync changes only through the actions above (Retry, Clear
+    # Errors, ...), which go through operations.py and the queryset's methods.
     readonly_fields = [
+        "status",
+        "error_message",
+        "error_detail",
+        "error_at",
+        "retry_count",
+        "attempts",
+        "next_retry_at",
+        "ignore_changes",
+        "last_processed_at",
         "created_at",
         "updated_at",
         "left_fingerprint",

@@ -5,7 +5,7 @@ from django.db.models import Q
 
 from synchronizations.models import LogEntry, Mapping, SyncCount, Synchronization, SyncStatus
 from synchronizations.search import search as search_syncs
-from syncweb.filters import ForgivingFilterSet, IdChoiceFilter, IdFilter
+from syncweb.filters import BoundedIsoDateTimeFilter, ForgivingFilterSet, IdChoiceFilter, IdFilter
 
 
 class SyncFilter(ForgivingFilterSet):
@@ -41,8 +41,8 @@ class LogFilter(ForgivingFilterSet):
     level = django_filters.ChoiceFilter(choices=LogEntry.Level.choices, empty_label="All levels", label="level")
     mapping = IdChoiceFilter(queryset=Mapping.objects.only("pk", "name"), empty_label="All mappings", label="mapping")
     sync = IdFilter(field_name="sync_id", label="sync")
-    since = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte", label="since")
-    until = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt", label="until")
+    since = BoundedIsoDateTimeFilter(field_name="timestamp", lookup_expr="gte", label="since")
+    until = BoundedIsoDateTimeFilter(field_name="timestamp", lookup_expr="lt", label="until")
     q = django_filters.CharFilter(method="search", label="search")
 
     class Meta:

@@ -39,7 +39,8 @@ BROKER_DOWN = (OperationalError, RedisError, OSError)
 def _discover_tasks() -> None:
     """Registers the tasks of the installed apps in this process (Celery's own
     autodiscovery, which a worker runs at start and a web process never does), so
-    that a message goes through its task: in eager mode (tests) it runs in place."""
+    that in eager mode (tests) a message runs in place through its task. Otherwise
+    a message is sent by name and nothing is imported."""
     app.loader.import_default_modules()
 
 
@@ -47,10 +48,13 @@ def send(task_name: str, *args) -> bool:
     """Sends one message for the task named ``task_name`` with ``args`` now. Returns
     False, having logged why, when the broker cannot take it. An exception the task
     itself raises in eager mode (tests) is not swallowed."""
-    _discover_tasks()
+    if app.conf.task_always_eager:
+        _discover_tasks()  # (a worker has them; a web process sends by name alone)
     try:
         app.signature(task_name, args=args).apply_async()
     except BROKER_DOWN as exc:
+        if app.conf.task_always_eager:
+            raise  # in place: the task's own error, not a broker's
         logger.warning("could not queue %s%r: the broker did not take it (%s); it stays recorded", task_name, args, exc)
         return False
     return True

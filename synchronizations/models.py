@@ -18,6 +18,7 @@ from django.utils.dateparse import parse_datetime
 from synchronizations import credentials
 from synchronizations.engine.errors import RepositoryError
 from synchronizations.engine.fieldmap import field_map_problems
+from syncweb.filters import usable_moment
 from syncweb.inputs import parse_id
 
 
@@ -235,20 +236,6 @@ class NullsOrderIndex(models.Index):
         return super().create_sql(model, schema_editor, using=using, **kwargs)
 
 
-def error_fields(message: str, detail: str, at: datetime) -> dict:
-    """The fields a failure sets on a sync: status ``error``, the message, its
-    pattern (error_pattern()), the detail and the time ``at``. The one place that
-    says what "in error" means; SynchronizationQuerySet.fail() writes it, and code
-    that builds syncs in memory (the demo, the bench) sets it on the instances."""
-    return {
-        "status": SyncStatus.ERROR,
-        "error_message": message,
-        "error_pattern": error_pattern(message) if message else "",
-        "error_detail": detail,
-        "error_at": at,
-    }
-
-
 # What clearing an error sets (Clear Errors, and a success).
 NO_ERROR = {"error_message": "", "error_pattern": "", "error_detail": "", "error_at": None}
 # What giving a claim back sets.
@@ -357,13 +344,23 @@ class SynchronizationQuerySet(models.QuerySet):
         return dict(rows)
 
     def fail(self, message: str, detail: str = "", *, now: datetime, processed: bool = True) -> list[int]:
-        """-> error, with the message, its pattern, the detail and the time; one more
-        failed attempt; any claim released. With ``processed`` (a worker tried it),
-        the last processed time is ``now`` too. The caller narrows the queryset to
-        what may fail (``claimed(token)`` for the engine)."""
+        """-> error, with the message, its pattern (error_pattern(): the one place
+        it is computed), the detail and the time; one more failed attempt; any
+        claim released. With ``processed`` (a worker tried it), the last processed
+        time is ``now`` too. Unlike the other methods it starts from any status:
+        the caller narrows the queryset to what may fail (the engine to the syncs
+        its job holds, ``claimed(token)``)."""
         also = {"last_processed_at": now} if processed else {}
         return self._changed(
-            **error_fields(message, detail, now), attempts=F("attempts") + 1, updated_at=now, **UNCLAIMED, **also
+            status=SyncStatus.ERROR,
+            error_message=message,
+            error_pattern=error_pattern(message) if message else "",
+            error_detail=detail,
+            error_at=now,
+            attempts=F("attempts") + 1,
+            updated_at=now,
+            **UNCLAIMED,
+            **also,
         )
 
     def release(self, now: datetime, *, retry_at: datetime | None = None, failed_attempt: bool = False) -> list[int]:
@@ -408,10 +405,11 @@ class SynchronizationQuerySet(models.QuerySet):
             status=SyncStatus.PENDING, next_retry_at=None, attempts=0, updated_at=now
         )
 
-    def flag_recheck(self) -> int:
+    def flag_recheck(self) -> list[int]:
         """Syncs being processed get one more round once they finish (a change
-        arrived meanwhile); returns how many were flagged."""
-        return self.filter(status=SyncStatus.PROCESSING).update(recheck=True)
+        arrived meanwhile); returns the ids flagged (a sync that finished meanwhile
+        is not among them: the caller marks it changed instead)."""
+        return self.filter(status=SyncStatus.PROCESSING)._changed(recheck=True)
 
     def make_due(self, now: datetime) -> list[int]:
         """Pending syncs -> due at once (a retry time of ``now``), so that the next
@@ -508,11 +506,6 @@ class Synchronization(models.Model):
     def __str__(self) -> str:
         return f"{self.left_key or '?'} ↔ {self.right_key or '?'}"
 
-    def save(self, *args, **kwargs):
-        # An edit in the admin: the pattern follows the message, as error_fields() sets it.
-        self.error_pattern = error_pattern(self.error_message) if self.error_message else ""
-        super().save(*args, **kwargs)
-
 
 class SyncCountQuerySet(models.QuerySet):
     def by_status(self) -> dict[str, int]:
@@ -568,7 +561,7 @@ class LogCursor:
         except ValueError:  # well formed, but no such time (a 25th hour, an offset of 99 h)
             moment = None
         pk = parse_id(pk_text)
-        if moment is None or moment.tzinfo is None or pk is None:
+        if moment is None or moment.tzinfo is None or pk is None or not usable_moment(moment):
             return None
         return cls(moment, pk)
 
@@ -616,6 +609,17 @@ class LogEntryQuerySet(models.QuerySet):
         order: the Logs tab's next page (keyset, so entries that arrive meanwhile
         never shift a page)."""
         return self.filter(Q(timestamp__lt=moment) | Q(timestamp=moment, pk__lt=pk))
+
+    def page(self, cursor: "LogCursor | None", size: int) -> tuple[list["LogEntry"], "LogCursor | None"]:
+        """One page of ``size`` entries in newest_first() order after ``cursor``
+        (None: the newest), and the cursor of the next page (None: this is the last).
+        One query."""
+        entries = self.newest_first()
+        if cursor is not None:
+            entries = entries.before(cursor.moment, cursor.pk)
+        page = list(entries[: size + 1])
+        following = LogCursor(page[size - 1].timestamp, page[size - 1].pk) if len(page) > size else None
+        return page[:size], following
 
 
 class LogEntry(models.Model):

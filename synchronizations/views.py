@@ -79,7 +79,7 @@ def sync_list(request: HttpRequest) -> HttpResponse:
 @require_safe
 def sync_detail(request: HttpRequest, pk: int) -> HttpResponse:
     sync = get_object_or_404(Synchronization.objects.select_related("mapping__left", "mapping__right"), pk=pk)
-    logs = LogEntry.objects.filter(sync=sync).order_by("-timestamp", "-pk")
+    logs = LogEntry.objects.filter(sync=sync).newest_first()
     paginator = Paginator(logs, LOG_PER_PAGE)
     problems: list[str] = []
     page = paginator.get_page(_page_number(request, problems))
@@ -177,17 +177,12 @@ def log_list(request: HttpRequest) -> HttpResponse:
     entries arriving meanwhile never shift a page."""
     filterset = LogFilter(request.GET, queryset=LogEntry.objects.select_related("mapping"))
     problems = filterset.problems()
-    entries = filterset.qs.newest_first()
     cursor = LogCursor.parse(request.GET.get("before", ""))
     if cursor is None and request.GET.get("before"):
         raw = request.GET["before"]
         problems.append(f"The page position {raw!r} was ignored: it is not one this page made. Showing the newest.")
-    if cursor:
-        entries = entries.before(cursor.moment, cursor.pk)
-    page = list(entries[: LOG_PER_PAGE + 1])
-    more = len(page) > LOG_PER_PAGE
-    page = page[:LOG_PER_PAGE]
-    next_cursor = str(LogCursor(page[-1].timestamp, page[-1].pk)) if more else ""
+    page, following = filterset.qs.page(cursor, LOG_PER_PAGE)
+    next_cursor = str(following) if following else ""
     return render(
         request,
         "synchronizations/log_list.html",

@@ -9,6 +9,10 @@ import os
 
 from django.core.exceptions import ImproperlyConfigured
 
+from syncweb.inputs import parse_float, parse_int
+
+LARGEST = 2**63 - 1
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -35,30 +39,38 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """A whole number in ASCII digits (syncweb.inputs.parse_int) within
+    [minimum, maximum] (unbounded sides: what a 64-bit integer holds)."""
     value = _raw(name)
     if value is None:
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={value!r} is not an integer.") from None
-    if minimum is not None and number < minimum:
-        raise ImproperlyConfigured(f"{name}={number} is below the minimum of {minimum}.")
-    if maximum is not None and number > maximum:
-        raise ImproperlyConfigured(f"{name}={number} is above the maximum of {maximum}.")
+    low = -LARGEST if minimum is None else minimum
+    high = LARGEST if maximum is None else maximum
+    number = parse_int(value, minimum=-LARGEST, maximum=LARGEST)
+    if number is None:
+        raise ImproperlyConfigured(f"{name}={value!r} is not an integer (ASCII digits).")
+    if number < low:
+        raise ImproperlyConfigured(f"{name}={number} is below the minimum of {low}.")
+    if number > high:
+        raise ImproperlyConfigured(f"{name}={number} is above the maximum of {high}.")
     return number
 
 
-def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
+def env_float(name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
+    """A finite decimal number in ASCII (syncweb.inputs.parse_float: no inf, nan or
+    exponent) within [minimum, maximum]."""
     value = _raw(name)
     if value is None:
         return default
-    try:
-        number = float(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={value!r} is not a number.") from None
-    if minimum is not None and number < minimum:
-        raise ImproperlyConfigured(f"{name}={number} is below the minimum of {minimum}.")
+    low = -float(LARGEST) if minimum is None else minimum
+    high = float(LARGEST) if maximum is None else maximum
+    number = parse_float(value, minimum=-float(LARGEST), maximum=float(LARGEST))
+    if number is None:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number (ASCII digits, a point, no exponent).")
+    if number < low:
+        raise ImproperlyConfigured(f"{name}={number:g} is below the minimum of {low:g}.")
+    if number > high:
+        raise ImproperlyConfigured(f"{name}={number:g} is above the maximum of {high:g}.")
     return number
 
 

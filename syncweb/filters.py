@@ -1,8 +1,11 @@
 """A FilterSet that forgives: a malformed value is ignored, and said so, instead
 of failing the page."""
 
+from datetime import UTC, datetime
+
 import django_filters
 from django import forms
+from django.utils import timezone
 
 from syncweb.inputs import parse_id
 
@@ -75,3 +78,40 @@ class IdFilter(django_filters.Filter):
     """Filters a foreign key column by an id given as IdField accepts it."""
 
     field_class = IdField
+
+
+# The times a filter accepts: the calendar the pages handle, whatever the offset.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 12, 31, tzinfo=UTC)
+
+
+def usable_moment(moment: datetime | None) -> bool:
+    """Whether ``moment`` (aware, or naive in the current time zone) lies between
+    EARLIEST and LATEST once in UTC (an offset can push 0001-01-01 or 9999-12-31
+    past what a date holds)."""
+    if moment is None:
+        return False
+    try:
+        aware = moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+        return EARLIEST <= aware.astimezone(UTC) <= LATEST
+    except (OverflowError, ValueError):
+        return False
+
+
+class BoundedIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 time that lies between EARLIEST and LATEST."""
+
+    def to_python(self, value):
+        try:
+            moment = super().to_python(value)
+        except (OverflowError, ValueError):
+            raise forms.ValidationError("Enter a time that exists.", code="invalid") from None
+        if moment is not None and not usable_moment(moment):
+            raise forms.ValidationError(f"Enter a time between {EARLIEST.year} and {LATEST.year}.", code="invalid")
+        return moment
+
+
+class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An IsoDateTimeFilter through BoundedIsoDateTimeField."""
+
+    field_class = BoundedIsoDateTimeField

@@ -95,7 +95,7 @@ TEMPLATES = [
 # --- Database ---------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'syncweb.sqlite3'}")
 try:
-    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60, minimum=0))
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60, minimum=0, maximum=86_400))
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL={DATABASE_URL!r} cannot be read: {exc}") from None
 if _db["ENGINE"] == "django.db.backends.sqlite3":
@@ -135,8 +135,8 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Failed-login throttling (django-axes): after AXES_FAILURE_LIMIT failures for one
 # username from one address, that pair is locked out for AXES_COOLOFF_TIME.
-AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
-AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1, maximum=525_600))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The client's address, behind a proxy too (accounts/client_address.py).
 AXES_CLIENT_IP_CALLABLE = "accounts.client_address.client_address"
@@ -179,7 +179,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=30),
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=30, maximum=7 * 86_400),
     "socket_connect_timeout": 2,
     "socket_timeout": 10,
 }
@@ -189,14 +189,14 @@ CELERY_TIMEZONE = TIME_ZONE
 # The engine's clock (Celery beat): every SYNCWEB_TICK seconds, queue change detection
 # of the mappings whose interval has passed and the pending syncs whose retry time
 # has come; now and then, put back the syncs whose worker died.
-SYNCWEB_TICK = env_float("SYNCWEB_TICK", 2.0, minimum=0.1)
+SYNCWEB_TICK = env_float("SYNCWEB_TICK", 2.0, minimum=0.1, maximum=3600)
 # A sync processing (or a detection running) longer than this is taken to have lost
 # its worker and is put back.
-SYNCWEB_PROCESSING_TIMEOUT = env_int("SYNCWEB_PROCESSING_TIMEOUT", 300, minimum=1)
+SYNCWEB_PROCESSING_TIMEOUT = env_int("SYNCWEB_PROCESSING_TIMEOUT", 300, minimum=1, maximum=86_400)
 # A queued or running operation whose job neither was handed to the broker nor made
 # progress for this many seconds lost its job (broker down, worker killed), and is
 # dispatched again by beat and by every worker that starts.
-SYNCWEB_OPERATION_STALL = env_int("SYNCWEB_OPERATION_STALL", 60, minimum=1)
+SYNCWEB_OPERATION_STALL = env_int("SYNCWEB_OPERATION_STALL", 60, minimum=1, maximum=86_400)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-detection": {"task": "synchronizations.tasks.dispatch_detection", "schedule": SYNCWEB_TICK},
     "dispatch-due-syncs": {"task": "synchronizations.tasks.dispatch_due_syncs", "schedule": SYNCWEB_TICK},
@@ -223,9 +223,9 @@ SYNCWEB_OPERATION_CHUNK = env_int("SYNCWEB_OPERATION_CHUNK", 5000, minimum=1, ma
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 # An unhealthy repository (credentials refused, permission denied) is tried again
 # this often; its mappings resume by themselves once a call succeeds.
-SYNCWEB_HEALTH_CHECK_INTERVAL = env_int("SYNCWEB_HEALTH_CHECK_INTERVAL", 60, minimum=1)
+SYNCWEB_HEALTH_CHECK_INTERVAL = env_int("SYNCWEB_HEALTH_CHECK_INTERVAL", 60, minimum=1, maximum=86_400)
 # Seconds a connector waits for a tracker to connect and to answer.
-SYNCWEB_HTTP_TIMEOUT = env_float("SYNCWEB_HTTP_TIMEOUT", 20.0, minimum=0.1)
+SYNCWEB_HTTP_TIMEOUT = env_float("SYNCWEB_HTTP_TIMEOUT", 20.0, minimum=0.1, maximum=600)
 # Fernet keys for repository credentials (comma-separated, the encrypting one first);
 # unset: keys derived from SECRET_KEY and SECRET_KEY_FALLBACKS.
 SYNCWEB_CREDENTIAL_KEYS = env_list("SYNCWEB_CREDENTIAL_KEYS", [])
@@ -241,11 +241,11 @@ for _key in SYNCWEB_CREDENTIAL_KEYS:
         )
 # Automatic retries of transient failures: at most SYNCWEB_MAX_ATTEMPTS attempts,
 # waiting BASE * 2^(attempt-1) seconds (at most MAX), with jitter, in between.
-SYNCWEB_MAX_ATTEMPTS = env_int("SYNCWEB_MAX_ATTEMPTS", 5, minimum=1)
-SYNCWEB_BACKOFF_BASE = env_int("SYNCWEB_BACKOFF_BASE", 2, minimum=1)
-SYNCWEB_BACKOFF_MAX = env_int("SYNCWEB_BACKOFF_MAX", 300, minimum=1)
+SYNCWEB_MAX_ATTEMPTS = env_int("SYNCWEB_MAX_ATTEMPTS", 5, minimum=1, maximum=1000)
+SYNCWEB_BACKOFF_BASE = env_int("SYNCWEB_BACKOFF_BASE", 2, minimum=1, maximum=86_400)
+SYNCWEB_BACKOFF_MAX = env_int("SYNCWEB_BACKOFF_MAX", 300, minimum=1, maximum=7 * 86_400)
 # How long a worker counts as alive after its last heartbeat (it beats every 2 s).
-SYNCWEB_WORKER_HEARTBEAT_TTL = env_int("SYNCWEB_WORKER_HEARTBEAT_TTL", 30, minimum=5)
+SYNCWEB_WORKER_HEARTBEAT_TTL = env_int("SYNCWEB_WORKER_HEARTBEAT_TTL", 30, minimum=5, maximum=3600)
 
 # Scripts, styles, images, fonts and connections from our own origin only: every
 # asset is vendored under static/, no template has an inline script or style.
@@ -282,7 +282,7 @@ if SYNCWEB_BEHIND_PROXY:
 SECURE_SSL_REDIRECT = SYNCWEB_HTTPS
 SESSION_COOKIE_SECURE = SYNCWEB_HTTPS
 CSRF_COOKIE_SECURE = SYNCWEB_HTTPS
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if SYNCWEB_HTTPS else 0, minimum=0)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if SYNCWEB_HTTPS else 0, minimum=0, maximum=10 * 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SYNCWEB_HTTPS)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_REFERRER_POLICY = "same-origin"

@@ -21,11 +21,16 @@ def sync(on: Mapping, key: str, status: str = SyncStatus.OK, **fields) -> Synchr
         "right_url": f"https://right.example/R{key}",
         "last_processed_at": timezone.now() - timedelta(hours=1),
     }
-    if status == SyncStatus.ERROR:
-        defaults.update(
-            error_message=f"Field 'priority' value 'Blocker' has no mapping ({key})", error_at=timezone.now()
-        )
-    return Synchronization.objects.create(mapping=on, left_key=key, status=status, **{**defaults, **fields})
+    if status != SyncStatus.ERROR:
+        return Synchronization.objects.create(mapping=on, left_key=key, status=status, **{**defaults, **fields})
+    # In error the way the engine puts a sync there: SynchronizationQuerySet.fail().
+    message = fields.pop("error_message", f"Field 'priority' value 'Blocker' has no mapping ({key})")
+    detail = fields.pop("error_detail", "")
+    at = fields.pop("error_at", timezone.now())
+    made = Synchronization.objects.create(mapping=on, left_key=key, status=SyncStatus.OK, **{**defaults, **fields})
+    Synchronization.objects.filter(pk=made.pk).fail(message, detail, now=at, processed=False)
+    made.refresh_from_db()
+    return made
 
 
 def log(on: Synchronization, message: str, minutes_ago: int = 0) -> LogEntry:

@@ -22,7 +22,11 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
 
-BAD_VALUES = ["²", "١٢", "9" * 30, "-1", "-99999999999999999999", "0", "", "%00", "\x00", "1.5", "NaN", "1e308", " "]
+BAD_VALUES = [
+    "²", "١٢", "9" * 30, "-1", "-99999999999999999999", "0", "", "%00", "\x00", "1.5", "NaN", "1e308", " ",
+    # Times that exist, but not in UTC: an offset pushes them past what a date holds.
+    "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00|1",
+]  # fmt: skip
 
 # Page or data view -> the query parameters it reads ({sync}, {mapping} and
 # {operation} are filled with real ids).
@@ -187,3 +191,32 @@ ACCEPTABLE = {
     ("clear_errors", "--older-than", ""),
     ("rebuild_rollup", "--to", ""),  # empty: the default, today
 }
+
+
+ADMIN_LISTS = {
+    "/sync/admin/synchronizations/synchronization/": "last_processed_at",
+    "/sync/admin/synchronizations/logentry/": "timestamp",
+    "/sync/admin/synchronizations/operation/": "requested_at",
+    "/sync/admin/metrics/syncevent/": "occurred_at",
+    "/sync/admin/metrics/hourlyrollup/": "hour",
+}
+
+
+@pytest.mark.parametrize("url", sorted(ADMIN_LISTS))
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"__year": "99999999999999999999"},
+        {"__year": "9999", "__month": "12", "__day": "31"},
+        {"__year": "2026", "__month": "2", "__day": "30"},
+        {"__year": "²"},
+        {"__year": "2026", "__month": "13"},
+    ],
+)
+def test_the_admins_date_drill_down_never_gives_a_server_error(client_as, admin_user, ids, url, query):
+    client = client_as(admin_user)
+    client.raise_request_exception = False
+    field = ADMIN_LISTS[url]
+    response = client.get(url, {f"{field}{part}": value for part, value in query.items()}, follow=True)
+    assert response.status_code == 200, (url, query)
+    assert "That date does not exist" in response.content.decode()

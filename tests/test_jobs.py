@@ -51,6 +51,7 @@ def test_a_broker_that_refuses_the_message_is_logged_not_raised(monkeypatch, cap
         raise OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
 
     monkeypatch.setattr("celery.canvas.Signature.apply_async", refuse)
+    monkeypatch.setitem(app.conf, "task_always_eager", False)  # messages really go to the broker
     with caplog.at_level(logging.WARNING, logger="synchronizations.jobs"):
         assert jobs.send(jobs.RUN_OPERATION, 3) is False
     assert "could not queue synchronizations.tasks.run_operation(3,)" in caplog.text

@@ -13,6 +13,7 @@ from pytest_django.asserts import assertContains
 from synchronizations import jobs, operations
 from synchronizations.models import LogEntry, Operation, SyncStatus
 from synchronizations.tasks import _redispatch_when_a_worker_starts
+from syncweb.celery import app as celery_app
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -24,6 +25,7 @@ def broker_down(monkeypatch):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
 
     monkeypatch.setattr("celery.canvas.Signature.apply_async", refuse)
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", False)  # messages really go to the broker
     return monkeypatch
 
 

@@ -120,3 +120,14 @@ def test_embedded_default_generates_and_keeps_a_secret_key(tmp_path):
     assert len(key) >= 50
     assert key in first.stdout and key in second.stdout
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("raw", ["١٢", "²", "99999999999999999999999", "nan", "inf", "1e3"])
+def test_numbers_in_settings_are_ascii_finite_and_bounded(monkeypatch, raw):
+    from syncweb.env import env_float
+
+    monkeypatch.setenv("X", raw)
+    with pytest.raises(ImproperlyConfigured, match="X="):
+        env_int("X", 1, minimum=0, maximum=100)
+    with pytest.raises(ImproperlyConfigured, match="X="):
+        env_float("X", 1.0, minimum=0.0, maximum=100.0)

@@ -3,7 +3,8 @@ sync events, and the log entries the engine and the operators would have written
 along the way, every one in the engine's own words (synchronizations.engine.wording).
 
 A past ends in one of the demo's statuses. The sync is built in memory in the state
-of its last success (or as a new sync, or in error through models.error_fields());
+of its last success (or as a new sync); its last failure, if any, is applied by
+seeding with SynchronizationQuerySet.fail(), as the engine applies it;
 a status reached by a later state change (cleared and ignored, edited again and
 pending, claimed by a worker) is reached afterwards by the queryset methods the
 engine and the operations use (see seeding.DemoBuilder)."""
@@ -19,7 +20,7 @@ from synchronizations.demo.fixtures import FIELD_MAP, LEFT_STATUSES, PEOPLE, UNM
 from synchronizations.engine import fieldmap, wording
 from synchronizations.engine.errors import PermanentError
 from synchronizations.engine.fieldmap import LEFT, RIGHT
-from synchronizations.models import LogEntry, Mapping, SandboxArtifact, Synchronization, SyncStatus, error_fields
+from synchronizations.models import LogEntry, Mapping, SandboxArtifact, Synchronization, SyncStatus
 
 # Who cleared the demo's ignored errors (the account first_start creates).
 OPERATOR = "admin"
@@ -62,7 +63,8 @@ def error_for(mapping: Mapping, fields: dict) -> PermanentError:
 class MadeSync:
     """One sync's past: ``status``, the status it is to end in; the sync (unsaved);
     its left and right artifacts (unsaved; right None while the counterpart is not
-    created); its log entries and sync events (unsaved, not yet bound to the sync)."""
+    created); its log entries and sync events (unsaved, not yet bound to the sync);
+    ``failure``, how its last processing failed, if it did."""
 
     status: str
     sync: Synchronization
@@ -70,6 +72,9 @@ class MadeSync:
     right: SandboxArtifact | None
     logs: list[LogEntry]
     events: list[SyncEvent]
+    # How its last processing failed, (message, detail, when), for those that end in
+    # error or ignored: seeding fails them with SynchronizationQuerySet.fail().
+    failure: tuple[str, str, datetime] | None = None
 
 
 class History:
@@ -137,6 +142,7 @@ class History:
             "right_fingerprint": fieldmap.fingerprint(right.fields, names[RIGHT]) if right else "",
         }
         state = {"status": SyncStatus.OK if right else SyncStatus.PENDING}
+        failure = None
 
         if status in (SyncStatus.ERROR, SyncStatus.IGNORED):
             # The left artifact was then edited to a value the mapping cannot carry.
@@ -149,7 +155,7 @@ class History:
             processed_at = self._soon_after(edited_at)
             log(edited_at, wording.change_detected(left.key))
             log(processed_at, wording.processing_failed(error.message), LogEntry.Level.ERROR, error.detail)
-            state = error_fields(error.message, error.detail, processed_at)
+            failure = (error.message, error.detail, processed_at)
             if status == SyncStatus.IGNORED:
                 cleared = min(processed_at + timedelta(minutes=rng.randint(5, 600)), self.now)
                 log(cleared, wording.error_cleared(OPERATOR, ignore_changes=True), actor=OPERATOR)
@@ -173,7 +179,7 @@ class History:
             **synced,
             **state,
         )
-        return MadeSync(status=status, sync=sync, left=left, right=right, logs=logs, events=events)
+        return MadeSync(status=status, sync=sync, left=left, right=right, logs=logs, events=events, failure=failure)
 
     def _soon_after(self, moment: datetime) -> datetime:
         """When a worker processed what detection saw at ``moment``."""

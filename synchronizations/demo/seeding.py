@@ -100,13 +100,17 @@ class DemoBuilder:
 
     def _settle(self, made: list[MadeSync]) -> None:
         """Brings the syncs whose past ends in a state change into their status by
-        the queryset methods the engine and the operations use: an operator cleared
+        the queryset methods the engine and the operations use: the error and ignored
+        ones failed (as the engine fails a sync); an operator cleared
         the ignored ones' errors; the pending and processing ones were edited since
         their last success (change detection marked them); a worker that died holds
         the processing ones; the pending ones are due (no job was queued for them)."""
         ids = defaultdict(list)
         for m in made:
             ids[m.status].append(m.sync.pk)
+            if m.failure is not None:
+                message, detail, at = m.failure
+                Synchronization.objects.filter(pk=m.sync.pk).fail(message, detail, now=at)
         for syncs in self._chunks(ids[SyncStatus.IGNORED]):
             syncs.clear(self.now, ignore_changes=True)
         for syncs in self._chunks(ids[SyncStatus.PENDING] + ids[SyncStatus.PROCESSING]):

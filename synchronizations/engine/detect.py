@@ -97,6 +97,7 @@ def _apply(mapping: Mapping, side: str, artifacts: list[Artifact], outcome: Dete
         for sync in Synchronization.objects.filter(mapping=mapping, **{f"{key_field}__in": [a.key for a in artifacts]})
     }
     new, to_mark, to_recheck, logs = [], [], [], []
+    seen_key: dict[int, str] = {}  # sync id -> the key of its changed artifact
     for artifact in artifacts:
         sync = existing.get(artifact.key)
         if sync is None:
@@ -119,12 +120,13 @@ def _apply(mapping: Mapping, side: str, artifacts: list[Artifact], outcome: Dete
             outcome.unchanged += 1
         elif sync.status == SyncStatus.PROCESSING:
             to_recheck.append(sync.pk)
+            seen_key[sync.pk] = artifact.key
             outcome.changed += 1
         elif sync.status == SyncStatus.PENDING:
             outcome.changed += 1  # already waiting; processing reads the latest version
         else:
             to_mark.append(sync.pk)
-            logs.append(LogEntry(sync=sync, mapping=mapping, message=wording.change_detected(artifact.key)))
+            seen_key[sync.pk] = artifact.key
             outcome.changed += 1
     now = timezone.now()
     Synchronization.objects.bulk_create(new, batch_size=500)
@@ -137,11 +139,17 @@ def _apply(mapping: Mapping, side: str, artifacts: list[Artifact], outcome: Dete
             )
         )
     outcome.created += len(new)
+    # Being processed: once more afterwards. One that finished meanwhile is OK (or in
+    # error) by now, and is marked changed like the others, so the edit is not lost.
+    flagged = set(Synchronization.objects.filter(pk__in=to_recheck).flag_recheck())
+    to_mark += [pk for pk in to_recheck if pk not in flagged]
     # OK or in error: process again (an error may be fixed by the edit).
-    marked = Synchronization.objects.filter(pk__in=to_mark).mark_changed(now)
-    Synchronization.objects.filter(pk__in=to_recheck).flag_recheck()
+    marked = set(Synchronization.objects.filter(pk__in=to_mark).mark_changed(now))
+    logs += [
+        LogEntry(sync_id=pk, mapping=mapping, message=wording.change_detected(seen_key[pk])) for pk in sorted(marked)
+    ]
     LogEntry.objects.bulk_create(logs, batch_size=1000)
-    jobs.queue_processing([sync.pk for sync in new] + marked)
+    jobs.queue_processing([sync.pk for sync in new] + sorted(marked))
 
 
 def mappings_due() -> list[int]:
