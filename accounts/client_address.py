@@ -19,8 +19,15 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def _address(text: str) -> Address | None:
+    """An address as a proxy writes it into X-Forwarded-For: ``203.0.113.5``,
+    ``203.0.113.5:4711``, ``2001:db8::1`` or ``[2001:db8::1]:443`` (the port dropped)."""
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
     try:
-        return ipaddress.ip_address(text.strip().strip("[]"))
+        return ipaddress.ip_address(text)
     except ValueError:
         return None
 

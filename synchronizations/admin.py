@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
@@ -82,10 +83,29 @@ class MappingAdmin(admin.ModelAdmin):
     # Mapping.clean() checks the field map; the form shows what is wrong with it.
 
 
-def _run_action(modeladmin, request, queryset, action: str) -> None:
+def _run_action(modeladmin, request, queryset, action: str) -> TemplateResponse | None:
     """Admin actions go through operations.py like the console: same rules, an
     Operation recorded, the work queued for a worker."""
     selection = operations.select_ids(queryset.values_list("pk", flat=True))
+    if operations.needs_confirmation(selection, all_matching=False) and request.POST.get("confirmed") != "1":
+        # The same rule as the console: more than CONFIRM_ABOVE syncs asks first.
+        try:
+            operations.check(action, selection)
+        except operations.ActionRefused as refusal:
+            modeladmin.message_user(request, str(refusal), messages.ERROR)
+            return None
+        return TemplateResponse(
+            request,
+            "admin/synchronizations/confirm_action.html",
+            {
+                **modeladmin.admin_site.each_context(request),
+                "title": f"{Operation.Action(action).label} {len(selection.ids)} syncs?",
+                "label": Operation.Action(action).label,
+                "count": len(selection.ids),
+                "post": request.POST,
+                "opts": modeladmin.model._meta,
+            },
+        )
     try:
         operation = operations.submit(action, selection, user=request.user, source=Operation.Source.ADMIN)
     except operations.ActionRefused as refusal:
@@ -108,17 +128,17 @@ def _run_action(modeladmin, request, queryset, action: str) -> None:
 
 @admin.action(description="Retry", permissions=["run_actions"])
 def retry_action(modeladmin, request, queryset):
-    _run_action(modeladmin, request, queryset, Operation.Action.RETRY)
+    return _run_action(modeladmin, request, queryset, Operation.Action.RETRY)
 
 
 @admin.action(description="Clear errors", permissions=["run_actions"])
 def clear_errors_action(modeladmin, request, queryset):
-    _run_action(modeladmin, request, queryset, Operation.Action.CLEAR)
+    return _run_action(modeladmin, request, queryset, Operation.Action.CLEAR)
 
 
 @admin.action(description="Clear errors and ignore changes", permissions=["run_actions"])
 def clear_errors_ignore_action(modeladmin, request, queryset):
-    _run_action(modeladmin, request, queryset, Operation.Action.CLEAR_IGNORE)
+    return _run_action(modeladmin, request, queryset, Operation.Action.CLEAR_IGNORE)
 
 
 @admin.register(Synchronization)

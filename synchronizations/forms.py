@@ -1,7 +1,10 @@
 """The form of the Syncs tab's actions: what was asked for, and on which syncs."""
 
+from urllib.parse import urlencode
+
 from django import forms
 from django.http import QueryDict
+from django.urls import reverse
 
 from synchronizations import operations
 from synchronizations.filters import SyncFilter
@@ -9,6 +12,8 @@ from synchronizations.models import Operation, Synchronization
 from syncweb.inputs import MAX_ID, parse_id, parse_int
 
 FILTER_FIELDS = ("status", "mapping", "q", "pattern")
+# Ids that are not ids, kept at most (each cut to 40 characters) to say what was left out.
+MAX_UNKNOWN_SHOWN = 20
 
 
 class SyncActionForm(forms.Form):
@@ -92,13 +97,20 @@ class SyncActionForm(forms.Form):
             raw = self.data.getlist("ids") if isinstance(self.data, QueryDict) else list(self.data.get("ids", []))
             parsed = {value: parse_id(value) for value in raw}
             selection = operations.select_ids(pk for pk in parsed.values() if pk is not None)
-            selection.unknown += [value for value, pk in parsed.items() if pk is None]  # reported, never acted on
+            # Reported, never acted on; kept short (they are stored with the Operation).
+            selection.unknown += [value[:40] for value, pk in parsed.items() if pk is None][:MAX_UNKNOWN_SHOWN]
         try:
             operations.check(cleaned["action"], selection)
         except operations.ActionRefused as refusal:
             raise forms.ValidationError(str(refusal)) from None
         cleaned["selection"] = selection
         return cleaned
+
+    def list_url(self) -> str:
+        """The Syncs tab with the filters the form was sent with (to go back to)."""
+        filters = {name: self.data.get(name, "") for name in FILTER_FIELDS}
+        query = urlencode({name: value for name, value in filters.items() if value})
+        return reverse("syncs") + (f"?{query}" if query else "")
 
     def refusal(self) -> str:
         """Why the action was refused, every error of the form in a few sentences,

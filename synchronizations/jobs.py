@@ -7,9 +7,9 @@ module, never the reverse (background work flows one way, as Zulip's
 ``queue_event_on_commit``).
 
 A broker that cannot take a message does not make the caller fail: the failure is
-logged and the work stays recorded in the database (syncs pending, an Operation
-queued), where the periodic rounds find it again (synchronizations.engine.process
-``reap_stuck`` for syncs; the Operation dispatcher for operations).
+logged and the work stays recorded in the database (syncs pending and due, an
+Operation not dispatched), where beat's periodic rounds find it again
+(``dispatch_due_syncs`` for syncs, ``redispatch_operations`` for operations).
 """
 
 import functools
@@ -17,9 +17,11 @@ import logging
 from collections.abc import Callable
 
 from django.db import transaction
+from django.utils import timezone
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
+from synchronizations.models import Synchronization
 from syncweb.celery import app
 
 logger = logging.getLogger(__name__)
@@ -51,7 +53,9 @@ def send(task_name: str, *args) -> bool:
     if app.conf.task_always_eager:
         _discover_tasks()  # (a worker has them; a web process sends by name alone)
     try:
-        app.signature(task_name, args=args).apply_async()
+        # No retries here: what the broker does not take now stays recorded and is sent
+        # again later, so no request waits on a broker that hangs.
+        app.signature(task_name, args=args).apply_async(retry=False)
     except BROKER_DOWN as exc:
         if app.conf.task_always_eager:
             raise  # in place: the task's own error, not a broker's
@@ -60,23 +64,37 @@ def send(task_name: str, *args) -> bool:
     return True
 
 
-def send_on_commit(task_name: str, *args, on_sent: Callable[[], None] | None = None) -> None:
+def send_on_commit(
+    task_name: str,
+    *args,
+    on_sent: Callable[[], None] | None = None,
+    on_refused: Callable[[], None] | None = None,
+) -> None:
     """send() once the current transaction commits (at once outside one); then
-    ``on_sent()`` if the broker took the message."""
+    ``on_sent()`` if the broker took the message, ``on_refused()`` if not."""
 
     def deliver() -> None:
-        if send(task_name, *args) and on_sent is not None:
-            on_sent()
+        sent = send(task_name, *args)
+        callback = on_sent if sent else on_refused
+        if callback is not None:
+            callback()
 
     transaction.on_commit(deliver)
 
 
 def queue_processing(sync_ids: list[int]) -> None:
     """Queues processing of ``sync_ids`` after commit, in jobs of up to QUEUE_BATCH
-    syncs. The syncs must be pending; what the broker does not take is queued again
-    by the reaper after SYNCWEB_PROCESSING_TIMEOUT."""
+    syncs. The syncs must be pending; what the broker does not take is made due, and
+    beat queues it again once the broker answers."""
     for start in range(0, len(sync_ids), QUEUE_BATCH):
-        send_on_commit(PROCESS_SYNCS, sync_ids[start : start + QUEUE_BATCH])
+        batch = sync_ids[start : start + QUEUE_BATCH]
+        send_on_commit(PROCESS_SYNCS, batch, on_refused=lambda batch=batch: _due_again(batch))
+
+
+def _due_again(sync_ids: list[int]) -> None:
+    """The broker did not take these syncs' job: they are made due, so that beat's
+    next round (dispatch_due_syncs) queues them as soon as the broker answers."""
+    Synchronization.objects.filter(pk__in=sync_ids).make_due(timezone.now())
 
 
 def queue_operation(operation_id: int, on_sent: Callable[[], None] | None = None) -> None:

@@ -7,7 +7,6 @@ from django.contrib.auth.decorators import permission_required
 from django.core.paginator import EmptyPage, Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 from django_tables2 import LazyPaginator, RequestConfig
@@ -113,7 +112,7 @@ def sync_actions(request: HttpRequest) -> HttpResponse:
                 "selection": selection,
                 "changed_from": form.shown_count if form.cleaned_data["confirmed"] else None,
                 "post": request.POST,
-                "back": back or reverse("syncs"),
+                "back": back or form.list_url(),
             },
         )
     try:

@@ -143,3 +143,23 @@ def test_admin_actions_need_the_run_permission(client_as, make_user):
     response = client_as(user).get("/sync/admin/synchronizations/synchronization/")
     assert response.status_code == 200
     assert b"retry_action" not in response.content
+
+
+def test_an_admin_action_on_more_than_100_syncs_asks_first(client_as, admin_user, django_capture_on_commit_callbacks):
+    from synchronizations.models import Operation
+    from tests import factories
+
+    web = factories.mapping()
+    ids = [factories.sync(web, f"WEB-{n}", "error").pk for n in range(101)]
+    client = client_as(admin_user)
+    asked = admin_action(client, "clear_errors_action", ids)
+    assertContains(asked, "Clear Errors 101 syncs?")
+    assert not Operation.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/sync/admin/synchronizations/synchronization/",
+            {"action": "clear_errors_action", "_selected_action": ids, "index": 0, "confirmed": "1"},
+            follow=True,
+        )
+    assertContains(response, "operation #")
+    assert Operation.objects.get().done == 101

@@ -183,12 +183,6 @@ def test_every_command_option_refuses_bad_values_clearly(ids, command, option, v
 
 # Values a command may accept: they are within what it handles.
 ACCEPTABLE = {
-    ("retry_syncs", "--mapping", ""),
-    ("clear_errors", "--mapping", ""),
-    ("retry_syncs", "--ids", ""),
-    ("clear_errors", "--ids", ""),
-    ("retry_syncs", "--older-than", ""),
-    ("clear_errors", "--older-than", ""),
     ("rebuild_rollup", "--to", ""),  # empty: the default, today
 }
 

@@ -64,3 +64,22 @@ def test_an_error_of_the_task_itself_is_not_swallowed_in_eager_mode(monkeypatch)
     monkeypatch.setattr("celery.canvas.Signature.apply_async", broken)
     with pytest.raises(ZeroDivisionError):
         jobs.send(jobs.RUN_OPERATION, 3)
+
+
+@pytest.mark.django_db
+def test_syncs_whose_job_the_broker_refused_are_made_due_for_the_next_round(
+    monkeypatch, mapping, left, django_capture_on_commit_callbacks
+):
+    from synchronizations.engine.detect import detect_changes
+    from synchronizations.models import Synchronization
+
+    def refuse(self, *args, **kwargs):
+        raise OperationalError("Connection refused.")
+
+    monkeypatch.setattr("celery.canvas.Signature.apply_async", refuse)
+    monkeypatch.setitem(app.conf, "task_always_eager", False)
+    left.create("", {"title": "Crash"})
+    with django_capture_on_commit_callbacks(execute=True):
+        detect_changes(mapping.pk)  # queues its processing: refused
+    sync = Synchronization.objects.get()
+    assert (sync.status, sync.next_retry_at is not None) == ("pending", True)

@@ -114,3 +114,6 @@ def test_the_client_address_rule(rf, settings):
     assert address("127.0.0.1") == "127.0.0.1"
     assert address("198.51.100.1", "203.0.113.5") == "198.51.100.1"
     assert address("127.0.0.1", "2001:db8::1") == "2001:db8::1"
+    # Proxies that write the client's port too (Azure Application Gateway, IIS ARR).
+    assert address("127.0.0.1", "203.0.113.5:1234") == "203.0.113.5"
+    assert address("127.0.0.1", "[2001:db8::1]:443") == "2001:db8::1"

@@ -85,6 +85,9 @@ def test_mapping_by_id_works_and_an_unknown_mapping_is_an_error(data):
         (["--ids", "1,²"], "must be comma-separated sync ids"),
         (["--older-than", "1000000000d"], "at most 100 years"),
         (["--older-than", "²d"], "is not a duration"),
+        (["--ids", ""], "--ids is empty"),
+        (["--mapping", " "], "--mapping is empty"),
+        (["--message-contains", ""], "--message-contains is empty"),
         (["--user", "ghost"], "No user 'ghost'"),
     ],
 )

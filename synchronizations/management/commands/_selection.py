@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from runtime.broker import queue_and_workers as broker_state
 from synchronizations import operations
 from synchronizations.models import Mapping, Operation, Synchronization
 from syncweb.inputs import parse_id, parse_int
@@ -52,6 +53,11 @@ class SelectionCommand(BaseCommand):
     def selection(self, options) -> tuple[QuerySet, dict]:
         queryset = self.base_queryset(options)
         filters = {"command": self.__module__.rsplit(".", 1)[-1]}
+        for option in ("mapping", "older_than", "message_contains", "ids"):
+            # An empty value (a script's unset variable) would otherwise mean "every sync".
+            if options[option] is not None and not options[option].strip():
+                flag = "--" + option.replace("_", "-")
+                raise CommandError(f"{flag} is empty: give a value, or leave the option out. Nothing was changed.")
         if options["mapping"]:
             name = options["mapping"]
             mapping = Mapping.objects.filter(Q(name=name) | Q(pk=parse_id(name))).first()
@@ -110,5 +116,12 @@ class SelectionCommand(BaseCommand):
                 f"{self.verb}: {operation.done} of {count} sync(s) done{skipped} (operation #{operation.pk})."
             )
         )
+        if self.action(options) == Operation.Action.RETRY and broker_state()["error"]:
+            self.stdout.write(
+                self.style.NOTICE(
+                    "The job queue (Redis) does not answer: the retried syncs wait, pending and due, and are "
+                    "processed as soon as it is back."
+                )
+            )
         if options["verbosity"] >= 2:
             self.stdout.write(f"Ids: {shown}")
