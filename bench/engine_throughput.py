@@ -62,6 +62,7 @@ def run_once(syncs: int, database_url: str = "") -> dict:
 def scratch_postgresql(url: str):
     """A new database beside the one of ``url`` (dropped by the caller), or None if
     the role may not create databases."""
+    # Here, not at the top (not a cycle): only a PostgreSQL run needs psycopg.
     import psycopg
 
     parts = urlsplit(url)
@@ -86,6 +87,7 @@ def measure_worker(syncs: int, runs: int = 1) -> dict:
             rates.append(run_once(syncs, scratch[0] if scratch else "")["one_worker"])
         finally:
             if scratch:
+                # Here, not at the top (not a cycle): only a PostgreSQL run needs psycopg.
                 import psycopg
 
                 where = "PostgreSQL"

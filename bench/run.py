@@ -33,6 +33,7 @@ def setup(scale: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "syncweb.settings")
     os.environ["ALLOWED_HOSTS"] = "testserver,localhost"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
     import django
 
     django.setup()
@@ -53,6 +54,7 @@ def machine() -> str:
 
 def start_redis() -> subprocess.Popen:
     """A Redis of the run's own (the dashboard's broker probe, the bulk scenario)."""
+    # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
     from bench.processes import free_port, start_redis
 
     port = free_port()
@@ -78,6 +80,7 @@ def phase(name: str, args: argparse.Namespace, env: dict | None = None) -> dict:
 def run_phase(args: argparse.Namespace) -> dict:
     setup(args.scale)
     if args.phase == "generate":
+        # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
         from bench import dataset
 
         try:
@@ -85,10 +88,12 @@ def run_phase(args: argparse.Namespace) -> dict:
         except dataset.NotABenchDatabase as refusal:
             sys.exit(f"bench: {refusal}")
     if args.phase == "pages":
+        # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
         from bench.scenarios import run_pages
 
         return run_pages(args.runs)
     if args.phase == "bulk":
+        # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
         from bench.bulk import run_bulk
 
         return run_bulk(args.scale, runs=3 if args.scale == "large" else 1)
@@ -106,6 +111,7 @@ def main() -> None:
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.markdown:
+        # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
         from bench import report
 
         print(report.markdown([json.loads(Path(name).read_text()) for name in args.markdown]))
@@ -114,6 +120,7 @@ def main() -> None:
         print(json.dumps(run_phase(args), default=str))
         return
 
+    # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
     from bench import report
 
     skip = set(filter(None, args.skip.split(",")))
@@ -129,10 +136,12 @@ def main() -> None:
     bulk = None if "bulk" in skip else (print("- bulk retry", flush=True), phase("bulk", args))[1]
     engine = None
     if "engine" not in skip:
+        # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
         from bench.engine_throughput import measure_worker
 
         print("- engine", flush=True)
         engine = measure_worker(syncs=2000 if args.scale == "large" else 500, runs=3 if args.scale == "large" else 1)
+    # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
     from bench.processes import stop
 
     stop(redis)

@@ -42,6 +42,7 @@ def _django(workdir: Path) -> None:
         SECRET_KEY="bench-secret-key-" + "x" * 40,
         LOG_LEVEL="WARNING",
     )
+    # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
     import django
     from django.core.management import call_command
 
@@ -51,6 +52,7 @@ def _django(workdir: Path) -> None:
 
 def engine_rate(kind: str, server, syncs: int) -> float:
     """Syncs per second, the engine in this process, sandbox -> ``kind``."""
+    # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
     from synchronizations.connectors import connector_for
     from synchronizations.engine import detect, process
     from synchronizations.models import Mapping, Repository, SandboxArtifact, SandboxSequence, Synchronization
@@ -74,6 +76,7 @@ def engine_rate(kind: str, server, syncs: int) -> float:
     )
     SandboxSequence.objects.create(repository=left, last=syncs)
     connector_for(right).ping()  # the connection is open before timing, as a bare client's is
+    # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
     from synchronizations import jobs
 
     queue, jobs.queue_processing = jobs.queue_processing, lambda ids: None
@@ -94,6 +97,7 @@ def engine_rate(kind: str, server, syncs: int) -> float:
 
 def bare_rate(kind: str, server, count: int) -> float:
     """Issues per second: an httpx client creating and reading back ``count`` issues."""
+    # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
     import httpx
 
     if kind == "roundup":
@@ -141,6 +145,7 @@ def main() -> None:
     parser.add_argument("--syncs", type=int, default=100)
     parser.add_argument("--only", choices=["roundup", "redmine"])
     args = parser.parse_args()
+    # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
     from trackers import free_port, redmine
     from trackers.redmine import RedmineServer
     from trackers.roundup import RoundupServer
