@@ -96,9 +96,9 @@ def test_the_late_import_check_finds_an_import_inside_a_function(tmp_path):
 
 # A write of a sync's state outside SynchronizationQuerySet: .update(status=...) etc.
 STATE_WRITE = re.compile(r"\.update\((?:[^()]|\([^()]*\))*?\b(status|error_message|error_at)\s*=", re.S)
-# The one place allowed: the bulk benchmark puts its data set back as generated
+# Allowed: the queryset itself, and the bulk benchmark, which puts its data set back as generated
 # after the Retry it measured (a repair of the bench's data, not a state change).
-STATE_WRITE_ALLOWED = {"bench/bulk.py"}
+STATE_WRITE_ALLOWED = {"bench/bulk.py", "synchronizations/models.py"}
 
 
 def test_nothing_but_the_queryset_methods_writes_a_syncs_state():
