@@ -1,4 +1,4 @@
-"""The text search of the Syncs tab (and of the API's sync list): which syncs have
+"""The text search of the Syncs tab: which syncs have
 the text in their title, either artifact key or error message. Three characters or
 more are looked up in the search index the database keeps (derived/schema.py);
 fewer cannot use a trigram index, and are a scan."""

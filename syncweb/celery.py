@@ -6,9 +6,8 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "syncweb.settings")
 
-# DjangoTask gives every task delay_on_commit(): the message is sent only once the
-# transaction that made its rows commits, so a worker never looks for a row that
-# is not there yet.
+# Work is queued by task name after commit by synchronizations.jobs; DjangoTask
+# gives tasks delay_on_commit() too, for code that sends a task it imports.
 app = Celery("syncweb", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -19,6 +19,11 @@ def run(sync_id, token="job-1"):  # noqa: S107  (a job id)
     return process.process_sync(sync_id, token)
 
 
+def claim(sync_id, token) -> bool:
+    """pending -> processing for job ``token``, as a worker does first."""
+    return bool(Synchronization.objects.filter(pk=sync_id).claim(token, timezone.now()))
+
+
 def detect_and_process(mapping):
     detection = detect_changes(mapping.pk)
     for sync in Synchronization.objects.filter(status=SyncStatus.PENDING):
@@ -171,18 +176,18 @@ def test_two_claims_one_winner(mapping, left):
     left.create("", {"title": "Crash"})
     detect_changes(mapping.pk)
     sync = Synchronization.objects.get()
-    assert process.claim(sync.pk, "worker-a") is True
-    assert process.claim(sync.pk, "worker-b") is False
+    assert claim(sync.pk, "worker-a")
+    assert not claim(sync.pk, "worker-b")
     assert run(sync.pk, "worker-b") == "skipped"
     # The same job delivered again (its worker died) takes its own claim back.
-    assert process.claim(sync.pk, "worker-a") is True
+    assert claim(sync.pk, "worker-a")
 
 
 def test_the_reaper_puts_back_a_sync_whose_worker_died(mapping, left):
     left.create("", {"title": "Crash", "status": "Open"})
     detect_changes(mapping.pk)
     sync = Synchronization.objects.get()
-    process.claim(sync.pk, "dead-job")
+    claim(sync.pk, "dead-job")
     assert process.reap_stuck(timedelta(minutes=5)) == 0  # not stuck long enough yet
     Synchronization.objects.filter(pk=sync.pk).update(processing_started_at=timezone.now() - timedelta(minutes=6))
     assert process.reap_stuck(timedelta(minutes=5)) == 1
@@ -200,7 +205,7 @@ def test_a_change_during_processing_is_processed_again(mapping, left, right):
     edit(left, artifact.key, status="Done")
     detect_changes(mapping.pk)
     sync = Synchronization.objects.get()
-    process.claim(sync.pk, "job")
+    claim(sync.pk, "job")
     edit(left, artifact.key, title="Renamed")
     detect_changes(mapping.pk)  # sees the edit while the job holds the sync
     assert Synchronization.objects.get().recheck is True
@@ -311,7 +316,7 @@ def test_a_job_of_several_syncs_processes_each_and_a_redelivery_takes_its_claims
     detect_changes(mapping.pk)
     ids = list(Synchronization.objects.order_by("pk").values_list("pk", flat=True))
     # The worker died after claiming the first sync: its job, delivered again, carries on.
-    assert process.claim(ids[0], "job-7")
+    assert claim(ids[0], "job-7")
     assert process.process_batch(ids, "job-7") == {SyncStatus.OK: 3}
     assert process.process_batch(ids, "job-8") == {"skipped": 3}  # a duplicate job finds nothing to do
     assert set(Synchronization.objects.values_list("status", flat=True)) == {SyncStatus.OK}

@@ -11,6 +11,7 @@ map or the artifact is fixed.
 - history.py: the made-up past of one sync, in the engine's words (engine/wording.py)
 - seeding.py: seed(), remove_demo(), demo_present()
 - traffic.py: DemoTraffic, what the demo_traffic command plays
+- local_trackers.py: the repositories and mapping of `make run-trackers`
 """
 
 from synchronizations.demo.fixtures import FIELD_MAP, MAPPINGS, demo_mapping_names, demo_repository_names

@@ -43,11 +43,6 @@ def backoff(attempt: int) -> timedelta:
     return timedelta(seconds=ceiling * random.uniform(0.5, 1.0))  # noqa: S311  (jitter, not secrets)
 
 
-def claim(sync_id: int, token: str) -> bool:
-    """pending -> processing, for job ``token`` only (SynchronizationQuerySet.claim)."""
-    return bool(Synchronization.objects.filter(pk=sync_id).claim(token, timezone.now()))
-
-
 @dataclass(frozen=True)
 class Plan:
     """What processing decided after reading both sides, before writing anything.
@@ -240,7 +235,7 @@ def finish(sync: Synchronization, token: str, outcome: Outcome) -> str:
     if sync.pk not in ended:
         raise ClaimLost
     status = ended[sync.pk]
-    messages = outcome.messages
+    messages = list(outcome.messages)
     if status == SyncStatus.PENDING:
         messages.append((LogEntry.Level.INFO, wording.changed_while_processing()))
         jobs.queue_processing([sync.pk])

@@ -41,7 +41,9 @@ class SelectionCommand(BaseCommand):
         parser.add_argument("--message-contains", help="Only syncs whose error message contains this text.")
         parser.add_argument("--ids", help="Only these sync ids (comma-separated).")
         parser.add_argument("--dry-run", action="store_true", help="Say what would change, change nothing.")
-        parser.add_argument("--yes", action="store_true", help="Do not ask before changing more than 100 syncs.")
+        parser.add_argument(
+            "--yes", action="store_true", help=f"Do not ask before changing more than {operations.CONFIRM_ABOVE} syncs."
+        )
         parser.add_argument("--user", help="Username recorded as having asked for it.")
 
     def base_queryset(self, options) -> QuerySet:
