@@ -92,6 +92,17 @@ class Repository(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        problems = {}
+        if not isinstance(self.settings, dict):
+            problems["settings"] = 'Settings must be a JSON object, such as {} or {"default_tracker": "Bug"}.'
+        if self.base_url and not self.base_url.lower().startswith(("http://", "https://")):
+            problems["base_url"] = "The tracker's address must start with http:// or https://."
+        if self.kind not in (self.Kind.SANDBOX,) and not self.base_url:
+            problems["base_url"] = "A tracker other than the sandbox needs its web address."
+        if problems:
+            raise ValidationError(problems)
+
     def set_secret(self, plain: str) -> None:
         """Stores ``plain`` encrypted (save() to keep it)."""
         self.secret = credentials.encrypt(plain)

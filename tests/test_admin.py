@@ -163,3 +163,19 @@ def test_an_admin_action_on_more_than_100_syncs_asks_first(client_as, admin_user
         )
     assertContains(response, "operation #")
     assert Operation.objects.get().done == 101
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"settings": "null"}, "Settings must be a JSON object"),
+        ({"settings": "[1, 2]"}, "Settings must be a JSON object"),
+        ({"kind": "redmine", "base_url": "ftp://example.com/"}, "must start with http:// or https://"),
+        ({"kind": "redmine", "base_url": ""}, "needs its web address"),
+    ],
+)
+def test_a_repository_with_unusable_settings_is_refused_with_a_message(client_as, admin_user, changes, message):
+    form = {"name": "R", "kind": "sandbox", "base_url": "", "username": "", "secret": "", "settings": "{}"}
+    response = client_as(admin_user).post("/sync/admin/synchronizations/repository/add/", {**form, **changes})
+    assert response.status_code == 200
+    assertContains(response, message)

@@ -101,3 +101,13 @@ def test_the_admin_never_shows_the_secret_and_an_empty_field_keeps_it(client_as,
     )
     assert Repository.objects.get(pk=repository.pk).secret_value() == "new-one"
     assert "new-one" not in stored(repository)
+
+
+def test_moving_from_the_derived_key_to_keys_of_ones_own(repository, settings, capsys):
+    call_command("rotate_credentials", "--current-key")
+    derived = capsys.readouterr().out.strip()
+    new = credentials.new_key()
+    settings.SYNCWEB_CREDENTIAL_KEYS = [new, derived]
+    call_command("rotate_credentials")
+    settings.SYNCWEB_CREDENTIAL_KEYS = [new]
+    assert Repository.objects.get(pk=repository.pk).secret_value() == SECRET

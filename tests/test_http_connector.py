@@ -168,3 +168,15 @@ def test_a_changed_secret_gives_a_new_client(scripted_server):
     probe.repository.save()
     probe.get("1")
     assert [seen.headers["X-Token"] for seen in scripted_server.seen] == [SECRET, "rotated"]
+
+
+@pytest.mark.parametrize("secret", ["abc\nX-Evil: 1", "clé-ünïcode-☃"])
+def test_a_secret_http_cannot_carry_is_a_repository_error_that_never_shows_it(scripted_server, secret):
+    scripted_server.script(Answer(200, {}))
+    repository = Repository(name="Odd", kind="sandbox", base_url=scripted_server.url)
+    repository.set_secret(secret)
+    repository.save()
+    with pytest.raises(RepositoryError, match="a character an HTTP request cannot carry") as raised:
+        Probe(repository).get("1")
+    assert secret not in raised.value.message and repr(secret)[1:-1] not in raised.value.message
+    assert scripted_server.seen == []

@@ -113,6 +113,8 @@ class HttpConnector(Connector):
         """The process's client for this repository as configured now (a change of
         URL, credentials or settings makes a new one)."""
         secret = self.repository.secret_value()
+        if not secret.isprintable():
+            raise self._unsendable()
         fingerprint = hashlib.sha256(
             f"{self.base_url}|{self.repository.username}|{secret}|{sorted(self.settings.items())}".encode()
         ).hexdigest()
@@ -140,6 +142,8 @@ class HttpConnector(Connector):
         name = self.repository.name
         try:
             response = self.client().request(method, path, **kwargs)
+        except (UnicodeEncodeError, httpx.LocalProtocolError):  # a header value HTTP cannot carry
+            error = self._unsendable()
         except httpx.TimeoutException as exc:
             error = TransientError(f"'{name}' did not answer in time ({type(exc).__name__})")
         except httpx.TransportError as exc:
@@ -202,10 +206,22 @@ class HttpConnector(Connector):
             params = following
         raise PermanentError(f"'{self.repository.name}' kept paging {path} past {MAX_PAGES} pages")
 
+    def _unsendable(self) -> RepositoryError:
+        return RepositoryError(
+            f"Repository '{self.repository.name}': its credentials have a character an HTTP request cannot carry "
+            "(a line break, a control character, or a non-ASCII character in a key): enter them again in the admin",
+            repository_id=self.repository.pk,
+        )
+
     def _blot(self, text: str) -> str:
         """``text`` with the repository's secret blotted out."""
         try:
             secret = self.repository.secret_value()
         except RepositoryError:
             return text
-        return text.replace(secret, "********") if secret else text
+        if not secret:
+            return text
+        # As given, and as Python writes it back in a message (escaped, or as bytes).
+        for form in {secret, repr(secret)[1:-1], repr(secret.encode("utf-8"))[2:-1]}:
+            text = text.replace(form, "********")
+        return text

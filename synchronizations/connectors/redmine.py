@@ -640,7 +640,15 @@ class RedmineConnector(HttpConnector):
         now = self._fields(written)
         for name, value in fields.items():
             if name in (TITLE, DESCRIPTION):
-                continue  # Redmine refuses those out loud
+                # Refused out loud when invalid, but ignored without a word when the
+                # key's user may not edit issues there: compare as Redmine stores text.
+                if _plain(value) != _plain(now.get(name)):
+                    raise FieldRefused(
+                        f"'{self.repository.name}' refused the value of field '{name}': {key} kept its old value "
+                        "(the API key's user may not edit this issue's fields: check its role in the project)",
+                        field=name,
+                    )
+                continue
             if name not in now:
                 raise FieldRefused(
                     f"'{self.repository.name}' refused the value of field '{name}': it is not enabled for {key}'s "
@@ -858,3 +866,8 @@ def _whole_seconds(issues: list[dict], limit: int, complete: bool) -> tuple[list
     chosen = [issue for issue, second in zip(issues, seconds, strict=True) if second == first]
     following = next((second for second in seconds if second > first), None)
     return chosen, following
+
+
+def _plain(value) -> str:
+    """Text as Redmine keeps it: line ends as \n, no white space around it."""
+    return str(value or "").replace("\r\n", "\n").strip()

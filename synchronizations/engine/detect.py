@@ -1,6 +1,7 @@
 """Change detection: asks each side of a mapping what changed since its cursor,
 creates syncs for new artifacts, and marks changed ones pending."""
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,6 +16,8 @@ from synchronizations.engine import fieldmap, health, wording
 from synchronizations.engine.errors import RepositoryError, SyncError, TransientError
 from synchronizations.engine.fieldmap import LEFT, RIGHT
 from synchronizations.models import LogEntry, Mapping, Synchronization, SyncStatus
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -72,6 +75,9 @@ def detect_changes(mapping_id: int) -> Detection:
         wait = exc.retry_after
     except SyncError as exc:
         outcome.error = exc.message
+    except Exception as exc:  # a bug, or a tracker answering what no connector expects
+        logger.exception("change detection of mapping %s failed", mapping_id)
+        outcome.error = f"Unexpected error: {exc!r}"[:1000]
     finally:
         now = timezone.now()
         Mapping.objects.filter(pk=mapping_id).update(

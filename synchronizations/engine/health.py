@@ -109,7 +109,9 @@ def check_repository(repository: Repository) -> CheckReport:
         connector = connector_for(repository)
         connector.ping()
     except TransientError as exc:
-        report.problems.append(f"Cannot reach the tracker: {exc.message}")
+        report.problems.append(
+            f"The tracker did not answer as it should (unreachable, timed out, or failing): {exc.message}"
+        )
         Repository.objects.filter(pk=repository.pk).record_failure(exc.message, now, unhealthy=False)
         return report
     except RepositoryError as exc:
@@ -119,6 +121,9 @@ def check_repository(repository: Repository) -> CheckReport:
         return report
     except SyncError as exc:
         report.problems.append(exc.message)
+        return report
+    except Exception as exc:  # a tracker answering what no connector expects (an HTML page, broken JSON)
+        report.problems.append(f"The tracker answered something unexpected: {exc!r}"[:500])
         return report
     report.reachable = report.authenticated = True
     record_success([repository.pk], now)
@@ -131,5 +136,7 @@ def check_repository(repository: Repository) -> CheckReport:
                 found = connector.check(scope, fieldmap.relevant_fields(mapping.field_map, side))
             except SyncError as exc:
                 found = [exc.message]
+            except Exception as exc:  # as above
+                found = [f"the tracker answered something unexpected: {exc!r}"[:500]]
             report.problems += [f"Mapping '{mapping.name}' ({side} side, scope {scope!r}): {p}" for p in found]
     return report

@@ -5,6 +5,7 @@ import signal
 from django.core.management.base import BaseCommand, CommandError
 
 from synchronizations.demo.local_trackers import connect
+from trackers.__main__ import render
 from trackers.base import TrackerStartError
 from trackers.local import DEFAULT_WORKDIR, REDMINE_PORT, ROUNDUP_PORT, LocalTrackers
 
@@ -30,9 +31,7 @@ class Command(BaseCommand):
         try:
             description = trackers.describe()
             mapping = connect(description)
-            for name, tracker in description.items():
-                where = tracker.get("base_url") or f"not started ({tracker.get('skipped')})"
-                self.stdout.write(f"{name}: {where}")
+            self.stdout.write(render(description))
             self.stdout.write(
                 self.style.SUCCESS(
                     f"Mapping '{mapping.name}' connects them; issues created in either tracker appear in the Syncs tab."

@@ -23,7 +23,8 @@ class Command(BaseCommand):
             raise CommandError(f"No repository named {name!r} (known: {known}).")
         report = check_repository(repository)
         self.stdout.write(f"Reachable: {'yes' if report.reachable else 'no'}")
-        self.stdout.write(f"Credentials accepted: {'yes' if report.authenticated else 'no'}")
+        checked = "yes" if report.authenticated else ("no" if report.reachable else "not checked")
+        self.stdout.write(f"Credentials accepted: {checked}")
         for problem in report.problems:
             self.stdout.write(self.style.ERROR(f"- {problem}"))
         if not report.ok:

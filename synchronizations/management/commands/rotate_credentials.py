@@ -17,11 +17,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--new-key", action="store_true", help="Print a new Fernet key and exit.")
+        parser.add_argument(
+            "--current-key",
+            action="store_true",
+            help="Print the key that encrypts now (derived from SECRET_KEY when SYNCWEB_CREDENTIAL_KEYS is unset), "
+            "to list it as the old key when moving to keys of your own, and exit.",
+        )
         parser.add_argument("--dry-run", action="store_true", help="Check that every credential can be read.")
 
-    def handle(self, *args, new_key: bool, dry_run: bool, **options):
+    def handle(self, *args, new_key: bool, current_key: bool, dry_run: bool, **options):
         if new_key:
             self.stdout.write(credentials.new_key())
+            return
+        if current_key:
+            self.stdout.write(credentials.keys()[0].decode())
             return
         unreadable, rotated = [], 0
         with transaction.atomic():
