@@ -241,8 +241,8 @@ for _key in SYNCWEB_CREDENTIAL_KEYS:
         )
 # Automatic retries of transient failures: at most SYNCWEB_MAX_ATTEMPTS attempts,
 # waiting BASE * 2^(attempt-1) seconds (at most MAX), with jitter, in between.
-SYNCWEB_MAX_ATTEMPTS = env_int("SYNCWEB_MAX_ATTEMPTS", 5, minimum=1, maximum=1000)
-SYNCWEB_BACKOFF_BASE = env_int("SYNCWEB_BACKOFF_BASE", 2, minimum=1, maximum=86_400)
+SYNCWEB_MAX_ATTEMPTS = env_int("SYNCWEB_MAX_ATTEMPTS", 8, minimum=1, maximum=1000)
+SYNCWEB_BACKOFF_BASE = env_int("SYNCWEB_BACKOFF_BASE", 5, minimum=1, maximum=86_400)
 SYNCWEB_BACKOFF_MAX = env_int("SYNCWEB_BACKOFF_MAX", 300, minimum=1, maximum=7 * 86_400)
 # How long a worker counts as alive after its last heartbeat (it beats every 2 s).
 SYNCWEB_WORKER_HEARTBEAT_TTL = env_int("SYNCWEB_WORKER_HEARTBEAT_TTL", 30, minimum=5, maximum=3600)
