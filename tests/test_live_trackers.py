@@ -335,7 +335,7 @@ def test_describe_says_why_redmine_was_left_out(tmp_path):
     description = LocalTrackers(tmp_path, free_port(), free_port(), with_redmine=False).describe()
     assert description["redmine"] == {"skipped": "left out (--no-redmine)"}
     assert description["roundup"]["base_url"].startswith("http://127.0.0.1:")
-    assert description["roundup"]["scope"] == "issue"
+    assert description["roundup"]["scope"] == ""
 
 
 @live

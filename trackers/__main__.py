@@ -48,7 +48,7 @@ def render(description: dict) -> str:
             lines.append(f"  admin's API key: {tracker['api_key']}")
         user = tracker["user"]
         lines.append(f"  user:  {user['username']} / {user['password']}")
-        lines.append(f"  scope: {tracker['scope']}")
+        lines.append(f"  scope: {tracker['scope'] or '(empty: the whole tracker)'}")
         lines.append(f"  log:   {tracker['log']}")
     return "\n".join(lines)
 

@@ -104,7 +104,8 @@ class RoundupServer(TrackerServer):
     write must carry; see the module's docstring), ``admin_login`` /
     ``admin_password`` (role Admin), ``user_login`` / ``user_password`` (a second user,
     role User: REST access, may create and edit issues, can be assigned), ``scope``
-    (the item class the classic template tracks: "issue"), ``tracker_dir``.
+    (a mapping's scope for the whole tracker: "", as the Roundup connector reads it;
+    a keyword name scopes it), ``tracker_dir``.
     ``provisioned``: "installed" or "existing" after ``start()``.
 
     ``start()`` blocks until ``GET rest/data/status`` answers with basic auth
@@ -119,7 +120,7 @@ class RoundupServer(TrackerServer):
     admin_password = "admin-password"  # noqa: S105  (a throwaway local tracker)
     user_login = "tester"
     user_password = "tester-password"  # noqa: S105
-    scope = "issue"
+    scope = ""
 
     def __init__(self, workdir: Path, port: int, tracker_name: str = "sync-test"):
         super().__init__(workdir, port)
