@@ -38,40 +38,35 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}={value!r} is not a boolean: use one of {sorted(_TRUE | _FALSE)}.")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """A whole number in ASCII digits (syncweb.inputs.parse_int) within
-    [minimum, maximum] (unbounded sides: what a 64-bit integer holds)."""
+def _env_number(name, default, parse, what: str, minimum, maximum):
+    """The variable ``name`` read by ``parse`` (syncweb.inputs), within [minimum,
+    maximum] (an unbounded side: what a 64-bit integer holds); ``what`` says what
+    it must look like. ImproperlyConfigured naming the variable otherwise."""
     value = _raw(name)
     if value is None:
         return default
     low = -LARGEST if minimum is None else minimum
     high = LARGEST if maximum is None else maximum
-    number = parse_int(value, minimum=-LARGEST, maximum=LARGEST)
+    number = parse(value, minimum=-LARGEST, maximum=LARGEST)
     if number is None:
-        raise ImproperlyConfigured(f"{name}={value!r} is not an integer (ASCII digits).")
-    if number < low:
-        raise ImproperlyConfigured(f"{name}={number} is below the minimum of {low}.")
-    if number > high:
-        raise ImproperlyConfigured(f"{name}={number} is above the maximum of {high}.")
-    return number
-
-
-def env_float(name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
-    """A finite decimal number in ASCII (syncweb.inputs.parse_float: no inf, nan or
-    exponent) within [minimum, maximum]."""
-    value = _raw(name)
-    if value is None:
-        return default
-    low = -float(LARGEST) if minimum is None else minimum
-    high = float(LARGEST) if maximum is None else maximum
-    number = parse_float(value, minimum=-float(LARGEST), maximum=float(LARGEST))
-    if number is None:
-        raise ImproperlyConfigured(f"{name}={value!r} is not a number (ASCII digits, a point, no exponent).")
+        raise ImproperlyConfigured(f"{name}={value!r} is not {what}.")
     if number < low:
         raise ImproperlyConfigured(f"{name}={number:g} is below the minimum of {low:g}.")
     if number > high:
         raise ImproperlyConfigured(f"{name}={number:g} is above the maximum of {high:g}.")
     return number
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """A whole number in ASCII digits (syncweb.inputs.parse_int) within
+    [minimum, maximum] (unbounded sides: what a 64-bit integer holds)."""
+    return _env_number(name, default, parse_int, "an integer (ASCII digits)", minimum, maximum)
+
+
+def env_float(name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
+    """A finite decimal number in ASCII (syncweb.inputs.parse_float: no inf, nan or
+    exponent) within [minimum, maximum]."""
+    return _env_number(name, default, parse_float, "a number (ASCII digits, a point, no exponent)", minimum, maximum)
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

@@ -47,29 +47,27 @@ def parse_float(text: str | None, *, minimum: float, maximum: float) -> float | 
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
+def _option(parse, kind: str, minimum, maximum):
+    """An argparse ``type``: ``parse(text, minimum=, maximum=)``, or a usage error
+    saying that the value is not a ``kind`` within the range."""
+
+    def option(text: str):
+        value = parse(text, minimum=minimum, maximum=maximum)
+        if value is None:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind} from {minimum:g} to {maximum:g}")
+        return value
+
+    option.__name__ = kind
+    return option
+
+
 def int_option(minimum: int, maximum: int):
     """An argparse ``type`` for a command option: an ASCII whole number within
     [minimum, maximum], else a clear usage error naming the range."""
-
-    def parse(text: str) -> int:
-        value = parse_int(text, minimum=minimum, maximum=maximum)
-        if value is None:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from {minimum} to {maximum}")
-        return value
-
-    parse.__name__ = "whole number"
-    return parse
+    return _option(parse_int, "whole number", minimum, maximum)
 
 
 def float_option(minimum: float, maximum: float):
     """An argparse ``type`` for a command option: an ASCII decimal number within
     [minimum, maximum], else a clear usage error naming the range."""
-
-    def parse(text: str) -> float:
-        value = parse_float(text, minimum=minimum, maximum=maximum)
-        if value is None:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number from {minimum:g} to {maximum:g}")
-        return value
-
-    parse.__name__ = "number"
-    return parse
+    return _option(parse_float, "number", minimum, maximum)

@@ -37,3 +37,22 @@ def log(on: Synchronization, message: str, minutes_ago: int = 0) -> LogEntry:
     return LogEntry.objects.create(
         sync=on, mapping=on.mapping, message=message, timestamp=timezone.now() - timedelta(minutes=minutes_ago)
     )
+
+
+def one_in_each_status(error_message: str = "boom", **per_status) -> dict[str, Synchronization]:
+    """A sync in each status of one mapping, keyed by status; the one in error has
+    ``error_message``. ``per_status``: extra fields for a status, e.g.
+    ``processing={"claimed_by": "job-1"}``."""
+    repo = Repository.objects.create(name="R", kind="sandbox")
+    on = Mapping.objects.create(name="M", left=repo, right=repo, right_scope="B")
+    made = {}
+    for number, status in enumerate(SyncStatus.values):
+        made[status] = Synchronization.objects.create(
+            mapping=on,
+            left_key=f"A-{number}",
+            status=status,
+            error_message=error_message if status == SyncStatus.ERROR else "",
+            ignore_changes=status == SyncStatus.IGNORED,
+            **per_status.get(status, {}),
+        )
+    return made

@@ -5,25 +5,15 @@ import pytest
 from django.db import transaction
 
 from synchronizations import jobs, operations
-from synchronizations.models import LogEntry, Mapping, Operation, Repository, Synchronization, SyncStatus
+from synchronizations.models import LogEntry, Operation, Synchronization, SyncStatus
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def syncs(db):
-    repo = Repository.objects.create(name="R", kind="sandbox")
-    mapping = Mapping.objects.create(name="M", left=repo, right=repo, right_scope="B")
-    made = {}
-    for number, status in enumerate(SyncStatus.values):
-        made[status] = Synchronization.objects.create(
-            mapping=mapping,
-            left_key=f"A-{number}",
-            status=status,
-            error_message="boom" if status == SyncStatus.ERROR else "",
-            ignore_changes=status == SyncStatus.IGNORED,
-        )
-    return made
+    return factories.one_in_each_status("boom")
 
 
 def reload(sync):

@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from synchronizations.models import Mapping, Repository, Synchronization, SyncStatus, error_pattern
+from synchronizations.models import Synchronization, SyncStatus, error_pattern
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now()
@@ -15,20 +16,11 @@ NOW = timezone.now()
 @pytest.fixture
 def syncs(db):
     """One sync in each status; the processing one is claimed by job "job-1"."""
-    repo = Repository.objects.create(name="R", kind="sandbox")
-    mapping = Mapping.objects.create(name="M", left=repo, right=repo, right_scope="B")
-    made = {}
-    for number, status in enumerate(SyncStatus.values):
-        made[status] = Synchronization.objects.create(
-            mapping=mapping,
-            left_key=f"A-{number}",
-            status=status,
-            error_message="WEB-1 timed out after 30 s" if status == SyncStatus.ERROR else "",
-            error_at=NOW if status == SyncStatus.ERROR else None,
-            claimed_by="job-1" if status == SyncStatus.PROCESSING else "",
-            ignore_changes=status == SyncStatus.IGNORED,
-        )
-    return made
+    return factories.one_in_each_status(
+        "WEB-1 timed out after 30 s",
+        error={"error_at": NOW},
+        processing={"claimed_by": "job-1"},
+    )
 
 
 def statuses() -> dict[int, str]:
