@@ -152,6 +152,9 @@ class Mapping(models.Model):
         NEWEST = "newest", "Most recent change wins"
         LEFT = "left", "Left side wins"
         RIGHT = "right", "Right side wins"
+        # Planview Hub's third choice: neither side is written for the field; the sync
+        # goes to the error queue as a conflict, and an operator picks a side per field.
+        ERROR = "error", "Raise an error (an operator decides)"
 
     name = models.CharField(max_length=100, unique=True)
     left = models.ForeignKey(Repository, on_delete=models.PROTECT, related_name="+")
@@ -174,6 +177,14 @@ class Mapping(models.Model):
     detection_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # A tracker asked us to wait (Retry-After): no detection before this.
     detection_after = models.DateTimeField(null=True, blank=True, editable=False)
+    # Full rescans: change detection from the start of both sides, picking up what
+    # incremental detection missed. Asked for by an operator (rescan_requested_at) or
+    # every full_scan_hours (0: never).
+    full_scan_hours = models.PositiveIntegerField(
+        default=24, help_text="Hours between full rescans of both sides (0: never)."
+    )
+    last_full_scan_at = models.DateTimeField(null=True, blank=True, editable=False)
+    rescan_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = MappingQuerySet.as_manager()
 
@@ -470,6 +481,16 @@ class Synchronization(models.Model):
     # writes coming back (no ping-pong).
     left_fingerprint = models.CharField(max_length=64, blank=True)
     right_fingerprint = models.CharField(max_length=64, blank=True)
+    # The value of each mapped field on each side when the two last agreed,
+    # {"left": {field: value}, "right": {field: value}}: a field whose value differs
+    # from it changed on that side since (field-level merge, engine/merge.py).
+    synced = models.JSONField(default=dict, blank=True, editable=False)
+    # What an operator needs to resolve the error: {"kind": "conflict", "fields": [...]}
+    # or {"kind": "deleted", "side": "left", "key": ..., "repository": ...}; {} otherwise.
+    error_context = models.JSONField(default=dict, blank=True, editable=False)
+    # Times its processing was lost (worker died, the reaper put it back) since the
+    # last success; each counts as a failed attempt.
+    lost_count = models.PositiveSmallIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -702,6 +723,10 @@ class Operation(models.Model):
         RETRY = "retry", "Retry"
         CLEAR = "clear", "Clear Errors"
         CLEAR_IGNORE = "clear_ignore", "Clear Errors and Ignore Changes"
+        REPROCESS = "reprocess", "Process all artifacts"
+        RESOLVE = "resolve", "Resolve conflict"
+        RECREATE = "recreate", "Recreate deleted artifact"
+        UNLINK = "unlink", "Unlink"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -726,6 +751,9 @@ class Operation(models.Model):
     filter_params = models.JSONField(null=True, blank=True)
     max_sync_id = models.BigIntegerField(null=True, blank=True)
     unknown_ids = models.JSONField(default=list, blank=True, help_text="Ids asked for that match no sync.")
+    # What the action needs besides the syncs: Resolve's side per conflicting field,
+    # {"choices": {"<rule number>": "left" | "right"}}.
+    parameters = models.JSONField(default=dict, blank=True)
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     # Syncs no longer eligible when their chunk came (being processed, or no longer in error).
@@ -816,3 +844,19 @@ class SandboxSequence(models.Model):
             except IntegrityError:
                 cls.objects.filter(repository_id=repository_id).update(last=models.F("last") + count)
         return cls.objects.get(repository_id=repository_id).last
+
+
+class SandboxKeyNumber(models.Model):
+    """The last number handed out for keys with ``prefix`` in a sandbox repository,
+    so that a key is never given twice, even after its artifact is deleted (a sync
+    still linked to WEB-3 must never find an unrelated new WEB-3)."""
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="+")
+    prefix = models.CharField(max_length=100)
+    last = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repository", "prefix"], name="sandbox_key_number_prefix")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}-{self.last}"
