@@ -52,7 +52,7 @@ class SyncActionForm(forms.Form):
 
     def clean_action(self) -> str:
         action = self.cleaned_data["action"]
-        if action not in Operation.Action.values:
+        if action not in operations.SYNC_ACTIONS:
             raise forms.ValidationError(f"Unknown action {action!r}.")
         return action
 

@@ -259,7 +259,7 @@ class NullsOrderIndex(models.Index):
 
 
 # What clearing an error sets (Clear Errors, and a success).
-NO_ERROR = {"error_message": "", "error_pattern": "", "error_detail": "", "error_at": None}
+NO_ERROR = {"error_message": "", "error_pattern": "", "error_detail": "", "error_at": None, "error_context": {}}
 # What giving a claim back sets.
 UNCLAIMED = {"claimed_by": "", "processing_started_at": None}
 
@@ -365,13 +365,25 @@ class SynchronizationQuerySet(models.QuerySet):
         )
         return dict(rows)
 
-    def fail(self, message: str, detail: str = "", *, now: datetime, processed: bool = True) -> list[int]:
+    def fail(
+        self,
+        message: str,
+        detail: str = "",
+        *,
+        now: datetime,
+        processed: bool = True,
+        context: dict | None = None,
+        **changes,
+    ) -> list[int]:
         """-> error, with the message, its pattern (error_pattern(): the one place
-        it is computed), the detail and the time; one more failed attempt; any
-        claim released. With ``processed`` (a worker tried it), the last processed
-        time is ``now`` too. Unlike the other methods it starts from any status:
-        the caller narrows the queryset to what may fail (the engine to the syncs
-        its job holds, ``claimed(token)``)."""
+        it is computed), the detail, the time and ``context`` (what an operator
+        needs to resolve it: conflicting fields, the deleted side; {} for none);
+        one more failed attempt; any claim released. With ``processed`` (a worker
+        tried it), the last processed time is ``now`` too. ``changes``: what a
+        processing that wrote before failing saves as finish() would (keys,
+        fingerprints, baseline). Unlike the other methods it starts from any
+        status: the caller narrows the queryset to what may fail (the engine to
+        the syncs its job holds, ``claimed(token)``)."""
         also = {"last_processed_at": now} if processed else {}
         return self._changed(
             status=SyncStatus.ERROR,
@@ -379,11 +391,22 @@ class SynchronizationQuerySet(models.QuerySet):
             error_pattern=error_pattern(message) if message else "",
             error_detail=detail,
             error_at=now,
+            error_context=context or {},
             attempts=F("attempts") + 1,
             updated_at=now,
             **UNCLAIMED,
             **also,
+            **changes,
         )
+
+    def record_created(self, side: str, key: str, url: str) -> list[int]:
+        """Processing created the ``side`` artifact ``key``: its key and URL are saved
+        at once, in their own commit, so that change detection knows the artifact
+        is linked before the sync finishes (no echo). Call on ``claimed(token)``;
+        returns the ids changed ([] when the claim was lost)."""
+        if side not in ("left", "right"):
+            raise ValueError(f"side must be left or right, not {side!r}")
+        return self.filter(status=SyncStatus.PROCESSING)._changed(**{f"{side}_key": key, f"{side}_url": url})
 
     def release(self, now: datetime, *, retry_at: datetime | None = None, failed_attempt: bool = False) -> list[int]:
         """processing -> pending, the claim given back: due at ``retry_at`` (None: as
@@ -419,6 +442,51 @@ class SynchronizationQuerySet(models.QuerySet):
             updated_at=now,
             **NO_ERROR,
         )
+
+    def resolve(self, now: datetime, choices: dict[str, str]) -> list[int]:
+        """Syncs in error with a conflict -> pending, due at once, with the operator's
+        ``choices`` ({"<rule number>" or "*": "left" | "right"}) added to their
+        conflict, for processing to apply. Call it for syncs with the same conflict
+        context (the engine writes the context; one sync at a time from the page)."""
+        resolved = []
+        conflicted = self.filter(status=SyncStatus.ERROR, error_context__kind="conflict")
+        for pk, context in conflicted.order_by("pk").values_list("pk", "error_context"):
+            resolved += self.filter(pk=pk, status=SyncStatus.ERROR)._changed(
+                status=SyncStatus.PENDING,
+                error_context={**context, "choices": choices},
+                next_retry_at=None,
+                attempts=0,
+                updated_at=now,
+            )
+        return sorted(resolved)
+
+    def recreate(self, now: datetime) -> list[int]:
+        """Syncs in error because an artifact was deleted -> pending, due at once,
+        with the deleted side's key, URL, fingerprint and the baseline forgotten:
+        processing creates the artifact again from the other side."""
+        return self._forget_deleted(
+            status=SyncStatus.PENDING, next_retry_at=None, attempts=0, error_context={}, updated_at=now
+        )
+
+    def unlink(self, now: datetime) -> list[int]:
+        """Syncs in error because an artifact was deleted -> ignored, changes
+        ignored, error message cleared, the deleted side forgotten (its key stays in
+        ``error_context`` and the log): the remaining artifact stays linked to this
+        sync, so change detection never takes it for a new one. Retry links it again
+        by creating a new counterpart."""
+        cleared = {name: value for name, value in NO_ERROR.items() if name != "error_context"}
+        return self._forget_deleted(
+            status=SyncStatus.IGNORED, ignore_changes=True, next_retry_at=None, attempts=0, updated_at=now, **cleared
+        )
+
+    def _forget_deleted(self, **values) -> list[int]:
+        changed = []
+        for side in ("left", "right"):
+            deleted = self.filter(status=SyncStatus.ERROR, error_context__kind="deleted", error_context__side=side)
+            changed += deleted._changed(
+                **{f"{side}_key": "", f"{side}_url": "", f"{side}_fingerprint": ""}, synced={}, **values
+            )
+        return sorted(changed)
 
     def mark_changed(self, now: datetime) -> list[int]:
         """ok or error -> pending, due at once: change detection saw an edit (an

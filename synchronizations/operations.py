@@ -30,6 +30,11 @@ CHUNK = 5000
 # Acting on more syncs than this asks for confirmation first (needs_confirmation).
 CONFIRM_ABOVE = 100
 CLEAR_ACTIONS = {Operation.Action.CLEAR, Operation.Action.CLEAR_IGNORE}
+# For syncs whose artifact was deleted in its tracker (error context "deleted").
+DELETED_ACTIONS = {Operation.Action.RECREATE, Operation.Action.UNLINK}
+# What the Syncs tab and the sync page offer on chosen syncs (Resolve has its own
+# form on the sync page, Process all artifacts its own on the mapping page).
+SYNC_ACTIONS = {Operation.Action.RETRY, *CLEAR_ACTIONS, *DELETED_ACTIONS}
 
 
 class ActionRefused(Exception):
@@ -86,13 +91,15 @@ def select_matching(queryset: QuerySet, filters: dict, max_id: int | None = None
     return Selection(ids=ids, filters=filters, max_id=max_id)
 
 
-def not_in_error(ids: list[int]) -> list[int]:
-    """The ids among ``ids`` of syncs that are not in error."""
+def not_in_error(ids: list[int], **context) -> list[int]:
+    """The ids among ``ids`` of syncs that are not in error (or, with ``context``,
+    not in error with that error context, e.g. ``kind="deleted"``)."""
     offending = []
+    wanted = {f"error_context__{name}": value for name, value in context.items()}
     for chunk in _chunks(sorted(set(ids))):
-        offending += (
-            Synchronization.objects.filter(pk__in=chunk).exclude(status=SyncStatus.ERROR).values_list("pk", flat=True)
-        )
+        matching = Synchronization.objects.filter(pk__in=chunk, status=SyncStatus.ERROR, **wanted)
+        found = set(matching.values_list("pk", flat=True))
+        offending += [pk for pk in chunk if pk not in found]
     return sorted(offending)
 
 
@@ -103,28 +110,65 @@ def needs_confirmation(selection: Selection, *, all_matching: bool) -> bool:
     return all_matching or len(selection.ids) > CONFIRM_ABOVE
 
 
-def check(action: str, selection: Selection) -> None:
-    """Refuses an action that breaks a rule, saying why."""
+def check(action: str, selection: Selection, parameters: dict | None = None) -> None:
+    """Refuses an action that breaks a rule, saying why: the clear actions apply to
+    syncs in error only, Recreate and Unlink to syncs whose artifact was deleted,
+    Resolve to syncs in conflict and needs a side ("left" or "right") per rule
+    number of the conflict, or for all ("*")."""
     if action not in Operation.Action.values:
         raise ActionRefused(f"Unknown action {action!r}.")
     if not selection.ids:
         raise ActionRefused("No existing sync is selected." if selection.unknown else "No sync is selected.")
     if action in CLEAR_ACTIONS:
-        offending = not_in_error(selection.ids)
-        if offending:
-            shown = ", ".join(map(str, offending[:10])) + (" …" if len(offending) > 10 else "")
-            raise ActionRefused(
-                f"{len(offending)} of the selected syncs {'is' if len(offending) == 1 else 'are'} not in error "
-                f"(ids {shown}); the clear actions apply only to syncs in error. Nothing was changed."
-            )
+        _refuse_others(not_in_error(selection.ids), "not in error", "the clear actions apply only to syncs in error")
+    if action in DELETED_ACTIONS:
+        _refuse_others(
+            not_in_error(selection.ids, kind="deleted"),
+            "not in error because of a deleted artifact",
+            f"{Operation.Action(action).label} applies only to syncs whose artifact was deleted",
+        )
+    if action == Operation.Action.RESOLVE:
+        _refuse_others(
+            not_in_error(selection.ids, kind="conflict"),
+            "not in conflict",
+            "Resolve applies only to syncs whose fields conflict",
+        )
+        _check_choices((parameters or {}).get("choices"))
 
 
-def submit(action: str, selection: Selection, *, user=None, source: str = Operation.Source.WEB, run_now: bool = False):
-    """Checks the rule, records the Operation, and queues it (after commit) or, with
-    ``run_now``, runs it here. Raises ActionRefused, recording nothing, on a broken rule."""
-    check(action, selection)
+def _refuse_others(offending: list[int], state: str, rule: str) -> None:
+    if offending:
+        shown = ", ".join(map(str, offending[:10])) + (" …" if len(offending) > 10 else "")
+        raise ActionRefused(
+            f"{len(offending)} of the selected syncs {'is' if len(offending) == 1 else 'are'} {state} "
+            f"(ids {shown}); {rule}. Nothing was changed."
+        )
+
+
+def _check_choices(choices) -> None:
+    if not isinstance(choices, dict) or not choices:
+        raise ActionRefused("Choose a side for each conflicting field. Nothing was changed.")
+    for rule, side in choices.items():
+        if side not in ("left", "right") or not (rule == "*" or (isinstance(rule, str) and rule.isdigit())):
+            raise ActionRefused(f"{rule!r}: {side!r} is not a side (left or right) of a rule. Nothing was changed.")
+
+
+def submit(
+    action: str,
+    selection: Selection,
+    *,
+    user=None,
+    source: str = Operation.Source.WEB,
+    run_now: bool = False,
+    parameters: dict | None = None,
+):
+    """Checks the rule, records the Operation (with ``parameters``, e.g. Resolve's
+    choices), and queues it (after commit) or, with ``run_now``, runs it here.
+    Raises ActionRefused, recording nothing, on a broken rule."""
+    check(action, selection, parameters)
     operation = Operation.objects.create(
         action=action,
+        parameters=parameters or {},
         source=source,
         requested_by=user if user is not None and user.is_authenticated else None,
         sync_ids=selection.ids,
@@ -196,17 +240,56 @@ def run(operation_id: int) -> Operation:
     return operation
 
 
-def perform(action: str, ids: Iterable[int], *, user=None, source: str = Operation.Source.WEB) -> Operation:
+def perform(
+    action: str, ids: Iterable[int], *, user=None, source: str = Operation.Source.WEB, parameters: dict | None = None
+) -> Operation:
     """Submits and runs ``action`` on the syncs ``ids`` at once (scripts, tests)."""
-    return submit(action, select_ids(ids), user=user, source=source, run_now=True)
+    return submit(action, select_ids(ids), user=user, source=source, run_now=True, parameters=parameters)
 
 
 def _apply(operation: Operation, ids: list[int], actor: str) -> Applied:
-    if operation.action == Operation.Action.RETRY:
+    action = operation.action
+    if action == Operation.Action.RETRY:
         return apply_retry(ids, actor=actor, operation=operation)
-    return apply_clear(
-        ids, actor=actor, ignore_changes=operation.action == Operation.Action.CLEAR_IGNORE, operation=operation
-    )
+    if action == Operation.Action.RESOLVE:
+        return apply_resolve(ids, operation.parameters.get("choices") or {}, actor=actor, operation=operation)
+    if action in DELETED_ACTIONS:
+        return apply_deleted(ids, action, actor=actor, operation=operation)
+    return apply_clear(ids, actor=actor, ignore_changes=action == Operation.Action.CLEAR_IGNORE, operation=operation)
+
+
+def apply_resolve(ids: list[int], choices: dict, *, actor: str, operation: Operation | None = None) -> Applied:
+    """Syncs in conflict -> pending with the operator's side per field
+    (SynchronizationQuerySet.resolve), logged and queued after commit: processing
+    writes the chosen values. Call it inside a transaction."""
+    resolved = Synchronization.objects.filter(pk__in=ids).resolve(timezone.now(), choices)
+    said = ", ".join(f"{'every field' if rule == '*' else f'rule {rule}'}: {side}" for rule, side in choices.items())
+    _log(resolved, wording.conflict_resolved(actor, said), actor, operation)
+    jobs.queue_processing(resolved)
+    return Applied(done=len(resolved), skipped=len(ids) - len(resolved))
+
+
+def apply_deleted(ids: list[int], action: str, *, actor: str, operation: Operation | None = None) -> Applied:
+    """Syncs whose artifact was deleted: Recreate (pending, the deleted side to be
+    created again from the other, queued after commit) or Unlink (ignored, the
+    remaining artifact no longer synced), each logged naming the deleted artifact.
+    Nothing is ever deleted in a tracker. Call it inside a transaction."""
+    syncs = Synchronization.objects.filter(pk__in=ids, status=SyncStatus.ERROR, error_context__kind="deleted")
+    gone = {pk: context for pk, context in syncs.values_list("pk", "error_context")}
+    now = timezone.now()
+    chosen = Synchronization.objects.filter(pk__in=list(gone))
+    changed = chosen.recreate(now) if action == Operation.Action.RECREATE else chosen.unlink(now)
+    say = wording.recreate_requested if action == Operation.Action.RECREATE else wording.unlinked
+    for pk in changed:
+        LogEntry.objects.add_for_syncs(
+            [pk],
+            say(actor, gone[pk].get("key", "?"), gone[pk].get("repository", "?")),
+            actor=actor,
+            operation_id=operation.pk if operation else None,
+        )
+    if action == Operation.Action.RECREATE:
+        jobs.queue_processing(changed)
+    return Applied(done=len(changed), skipped=len(ids) - len(changed))
 
 
 def apply_retry(ids: list[int], *, actor: str, operation: Operation | None = None) -> Applied:

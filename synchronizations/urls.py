@@ -6,6 +6,7 @@ urlpatterns = [
     path("syncs/", views.sync_list, name="syncs"),
     path("syncs/actions/", views.sync_actions, name="sync_actions"),
     path("syncs/<int:pk>/", views.sync_detail, name="sync_detail"),
+    path("syncs/<int:pk>/resolve/", views.sync_resolve, name="sync_resolve"),
     path("operations/<int:pk>/", views.operation_detail, name="operation_detail"),
     path("mappings/", views.mapping_list, name="mappings"),
     path("mappings/<int:pk>/", views.mapping_detail, name="mapping_detail"),

@@ -85,8 +85,65 @@ def sync_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "synchronizations/sync_detail.html",
-        {"sync": sync, "logs": page, "problems": problems, "can_act": can_run_actions(request.user)},
+        {
+            "sync": sync,
+            "logs": page,
+            "problems": problems,
+            "can_act": can_run_actions(request.user),
+            "conflicts": _conflicts(sync),
+            "deleted": _deleted(sync),
+        },
     )
+
+
+def _conflicts(sync: Synchronization) -> list[dict]:
+    """The conflicting fields of a sync in conflict, as the page shows them: rule
+    number, the field on each side and both values ([] when not in conflict)."""
+    context = sync.error_context or {}
+    if sync.status != SyncStatus.ERROR or context.get("kind") != "conflict":
+        return []
+    return [entry for entry in context.get("fields", []) if isinstance(entry, dict)]
+
+
+def _deleted(sync: Synchronization) -> dict | None:
+    """Which artifact of the sync was deleted, with the other side's repository
+    (None unless the sync is in error, or unlinked, because of a deletion)."""
+    context = sync.error_context or {}
+    if context.get("kind") != "deleted" or sync.status not in (SyncStatus.ERROR, SyncStatus.IGNORED):
+        return None
+    side = context.get("side")
+    remaining = sync.mapping.right if side == "left" else sync.mapping.left
+    return {**context, "remaining": remaining.name, "unlinked": sync.status == SyncStatus.IGNORED}
+
+
+@permission_required(RUN_ACTIONS_PERMISSION, raise_exception=True)
+@require_POST
+def sync_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    """Resolve a conflict: the side to keep for each conflicting field, posted as
+    ``rule_<number>=left|right``; recorded as an Operation and applied by the next
+    processing. A missing or unknown choice is refused and nothing changes."""
+    sync = get_object_or_404(Synchronization, pk=pk)
+    conflicts = _conflicts(sync)
+    choices = {str(entry.get("rule")): request.POST.get(f"rule_{entry.get('rule')}", "") for entry in conflicts}
+    if not conflicts:
+        messages.error(request, f"Sync {pk} is not in conflict (any more); nothing was changed.")
+        return redirect(sync_detail, pk=pk)
+    unchosen = [rule for rule, side in choices.items() if side not in ("left", "right")]
+    if unchosen:
+        messages.error(
+            request,
+            f"Choose the left or the right value for every field (rule {', '.join(unchosen)}); nothing was changed.",
+        )
+        return redirect(sync_detail, pk=pk)
+    try:
+        operation = operations.submit(
+            Operation.Action.RESOLVE, operations.select_ids([pk]), user=request.user, parameters={"choices": choices}
+        )
+    except operations.ActionRefused as refusal:
+        messages.error(request, str(refusal))
+        return redirect(sync_detail, pk=pk)
+    messages.success(request, f"Resolve conflict: operation #{operation.pk} submitted; the sync is processed again.")
+    return redirect(sync_detail, pk=pk)
 
 
 @permission_required(RUN_ACTIONS_PERMISSION, raise_exception=True)

@@ -109,7 +109,8 @@ def test_when_both_sides_changed_the_conflict_policy_decides_and_says_so(mapping
     assert left.get(artifact.key).fields["title"] == expected
     assert right.get(sync.right_key).fields["title"] == expected
     log = LogEntry.objects.get(sync=sync, level="warning")
-    assert "changed since the last sync" in log.message and f"({winner} side)" in log.message
+    assert log.message.startswith("Conflict on title: L-1 has 'Left title', R-1 has 'Right title';")
+    assert log.message.endswith(f"kept the {winner} side's {expected!r}.")
 
 
 def test_an_unmappable_value_puts_the_sync_in_error_naming_field_and_value(mapping, left):

@@ -78,7 +78,7 @@ def test_a_success_returns_the_answer_and_sends_the_credentials(scripted_server)
         (Answer(429, "", {"Retry-After": "12"}), TransientError, "'Probe' is rate limiting us (HTTP 429)"),
         (Answer(401, {"error": "bad key"}), RepositoryError, "'Probe' refused our credentials (HTTP 401)"),
         (Answer(403, {}), RepositoryError, "'Probe' denied us permission (HTTP 403)"),
-        (Answer(404, {}), ArtifactDeleted, "7 does not exist in 'Probe' (deleted?)"),
+        (Answer(404, {}), ArtifactDeleted, "7 was deleted in 'Probe'"),
         (Answer(409, {}), ConflictError, "7 changed in 'Probe' while it was being updated (HTTP 409)"),
         (Answer(412, {}), ConflictError, "(HTTP 412)"),
         (Answer(422, {"field": "priority", "message": "is not included in the list"}), FieldRefused,

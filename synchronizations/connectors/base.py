@@ -8,11 +8,17 @@ from typing import ClassVar
 
 @dataclass(frozen=True)
 class Artifact:
+    """One artifact as read. ``fields`` has every field the artifact has (an empty
+    one as None or ""); a field missing from it does not exist there (renamed or
+    deleted), unless ``open_schema``: a free-form tracker (the sandbox without a
+    field list), where any field exists and one never set is empty."""
+
     key: str
     fields: dict
     version: str  # opaque: pass it back to update() to detect concurrent edits
     url: str
     updated_at: datetime
+    open_schema: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ Repository.settings of a sandbox repository:
      "offline": false,                # true: every call raises a TransientError
      "refuse_credentials": false,     # true: every call raises a RepositoryError (as a 401)
      "latency_ms": 0,                 # each call takes this long (a slow remote)
+     "fields": ["title", "priority"], # its fields (default: free-form, any name);
+                                      # others are refused, and are not read
      "required": ["title"],           # create/update without these is refused
      "allowed": {"priority": ["High", "Low"]}}   # values outside the list are refused
 
@@ -58,6 +60,7 @@ class SandboxConnector(Connector):
 
     def create(self, scope: str, fields: dict) -> Artifact:
         self._call()
+        self._check_schema(fields)
         self._validate(fields)
         prefix = scope or self.settings.get("key_prefix") or "SB"
         number = self._last_number(prefix)
@@ -77,6 +80,7 @@ class SandboxConnector(Connector):
         row = self._artifacts().filter(key=key).first()
         if row is None:
             raise ArtifactDeleted(key, self.repository.name)
+        self._check_schema(fields)
         merged = {**row.fields, **fields}
         self._validate(merged)
         with transaction.atomic():
@@ -125,6 +129,13 @@ class SandboxConnector(Connector):
                 repository_id=self.repository.pk,
             )
 
+    def _check_schema(self, fields: dict) -> None:
+        schema = self.settings.get("fields")
+        if isinstance(schema, list):
+            for name in fields:
+                if name not in schema:
+                    raise FieldRefused(f"'{self.repository.name}' has no field '{name}'", field=name)
+
     def _validate(self, fields: dict) -> None:
         for name in self.settings.get("required", []):
             if fields.get(name) in (None, "", []):
@@ -152,9 +163,13 @@ class SandboxConnector(Connector):
         return int(number) if number.isdigit() else self._in_scope(prefix).count()
 
     def _artifact(self, row) -> Artifact:
-        return Artifact(
-            row.key, dict(row.fields), str(row.version), artifact_url(self.repository, row.pk), row.updated_at
-        )
+        schema = self.settings.get("fields")
+        if isinstance(schema, list):  # a tracker with a field list: a field not in it does not exist
+            fields = {name: row.fields.get(name) for name in schema if isinstance(name, str)}
+        else:
+            fields = dict(row.fields)
+        url = artifact_url(self.repository, row.pk)
+        return Artifact(row.key, fields, str(row.version), url, row.updated_at, open_schema=schema is None)
 
 
 def artifact_url(repository, pk: int) -> str:

@@ -1,6 +1,8 @@
 """The engine's error types. Connectors translate whatever their tracker does into
 one of these; the engine decides from the type what happens to the sync."""
 
+from synchronizations.engine import wording
+
 
 class SyncError(Exception):
     """Base of the engine's errors. ``detail`` carries a response body or similar;
@@ -62,11 +64,17 @@ class UnmappableValue(PermanentError):
 
 
 class ArtifactDeleted(PermanentError):
-    """The artifact is gone from its tracker (HTTP 404 on it)."""
+    """The artifact is gone from its tracker (HTTP 404 on it). Its sync goes to the
+    error queue with an error kind of its own, "<key> was deleted in '<repository>'",
+    where an operator recreates it from the other side or unlinks the pair."""
 
     def __init__(self, key: str, repository: str, detail: str = ""):
-        super().__init__(f"{key} does not exist in '{repository}' (deleted?)", detail)
+        super().__init__(
+            wording.deleted(key, repository),
+            detail or "Recreate it from the other side, or Unlink the pair (nothing is deleted on the other side).",
+        )
         self.key = key
+        self.repository = repository
 
 
 class FieldRefused(PermanentError):

@@ -65,18 +65,24 @@ class Rule:
     has_default: bool
 
 
-def _rules(field_map: list[dict], source_side: str) -> list[Rule]:
+def rule_for(rule: dict, source_side: str) -> Rule:
+    """One field map rule read from ``source_side`` to the other side (its value map
+    turned around for right to left)."""
+    values = rule.get("values")
+    if values is not None and source_side == RIGHT:
+        values = {target: source for source, target in values.items()}
     target_side = RIGHT if source_side == LEFT else LEFT
-    allowed = {"both", f"{source_side}_to_{target_side}"}
-    rules = []
-    for rule in field_map:
-        if rule.get("direction", "both") not in allowed:
-            continue
-        values = rule.get("values")
-        if values is not None and source_side == RIGHT:
-            values = {target: source for source, target in values.items()}
-        rules.append(Rule(rule[source_side], rule[target_side], values, rule.get("default"), "default" in rule))
-    return rules
+    return Rule(rule[source_side], rule[target_side], values, rule.get("default"), "default" in rule)
+
+
+def carries(rule: dict, source_side: str) -> bool:
+    """Whether ``rule`` carries values from ``source_side`` (its direction allows it)."""
+    target_side = RIGHT if source_side == LEFT else LEFT
+    return rule.get("direction", "both") in ("both", f"{source_side}_to_{target_side}")
+
+
+def _rules(field_map: list[dict], source_side: str) -> list[Rule]:
+    return [rule_for(rule, source_side) for rule in field_map if carries(rule, source_side)]
 
 
 ARROWS = {"both": ("↔", "both ways"), "left_to_right": ("→", "left to right"), "right_to_left": ("←", "right to left")}
@@ -107,19 +113,23 @@ def relevant_fields(field_map: list[dict], side: str) -> list[str]:
 
 def transform(field_map: list[dict], source_side: str, fields: dict, mapping_name: str) -> dict:
     """The fields to write on the other side, from the source side's ``fields``."""
-    result = {}
-    for rule in _rules(field_map, source_side):
-        value = fields.get(rule.source)
-        if rule.values is None:
-            result[rule.target] = rule.default if value in (None, "") and rule.has_default else value
-            continue
-        if isinstance(value, list):
-            result[rule.target] = [_map_value(rule, item, mapping_name) for item in value]
-        elif value in (None, ""):
-            result[rule.target] = rule.default if rule.has_default else value
-        else:
-            result[rule.target] = _map_value(rule, value, mapping_name)
-    return result
+    return {
+        rule.target: convert(rule, fields.get(rule.source), mapping_name) for rule in _rules(field_map, source_side)
+    }
+
+
+def convert(rule: Rule, value, mapping_name: str):
+    """``value`` of the rule's source field as the target field takes it: through
+    the value map (item by item for a list), an empty value as the default if the
+    rule has one. Raises UnmappableValue for a value the map does not have and no
+    default covers."""
+    if rule.values is None:
+        return rule.default if value in (None, "") and rule.has_default else value
+    if isinstance(value, list):
+        return [_map_value(rule, item, mapping_name) for item in value]
+    if value in (None, ""):
+        return rule.default if rule.has_default else value
+    return _map_value(rule, value, mapping_name)
 
 
 def _map_value(rule: Rule, value, mapping_name: str):

@@ -20,8 +20,8 @@ from metrics import rollup
 from metrics.models import EventKind
 from synchronizations import jobs
 from synchronizations.connectors import Artifact, Connector, connector_for
-from synchronizations.engine import fieldmap, health, wording
-from synchronizations.engine.errors import PermanentError, RepositoryError, SyncError, TransientError
+from synchronizations.engine import fieldmap, health, merge, wording
+from synchronizations.engine.errors import ArtifactDeleted, PermanentError, RepositoryError, SyncError, TransientError
 from synchronizations.engine.fieldmap import LEFT, RIGHT
 from synchronizations.models import LogEntry, Mapping, Synchronization, SyncStatus
 
@@ -47,31 +47,42 @@ def backoff(attempt: int) -> timedelta:
 class Plan:
     """What processing decided after reading both sides, before writing anything.
 
-    ``read``: both artifacts as read (None: not created yet). ``source``: the side
-    whose fields are carried over, or None when nothing is to be written.
-    ``fields``: the fields to write on the other side (the target), already through
-    the field map. ``messages``: (level, text) log lines decided while planning."""
+    ``read``: both artifacts as read (None: not created yet). ``writes``: the fields
+    to write on each side ({side: {field: value}}, already through the field map;
+    a side whose artifact is not created yet is created with them). ``messages``:
+    (level, text) log lines decided while planning. ``conflicts``: the fields left
+    for an operator (conflict policy "raise an error")."""
 
     read: Sides
-    source: str | None = None
-    fields: dict = field(default_factory=dict)
+    writes: dict = field(default_factory=lambda: {LEFT: {}, RIGHT: {}})
     messages: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def target(self) -> str | None:
-        if self.source is None:
-            return None
-        return RIGHT if self.source == LEFT else LEFT
+    conflicts: tuple[merge.FieldConflict, ...] = ()
 
 
 @dataclass
 class Outcome:
     """What applying a plan did: the sync fields to save (keys, URLs, fingerprints,
-    title), the log lines, and the metrics event (created / updated) if any."""
+    baseline, title), the log lines, and the metrics event (created / updated) if any."""
 
     changes: dict
     messages: list[tuple[str, str]]
     event: str | None = None
+
+
+class Conflicted(SyncError):
+    """Fields changed on both sides under the policy "raise an error": what could be
+    carried was, and the sync goes to the error queue with ``outcome`` saved."""
+
+    def __init__(self, outcome: Outcome, conflicts: tuple[merge.FieldConflict, ...]):
+        names = [
+            c.left_field if c.left_field == c.right_field else f"{c.left_field} ↔ {c.right_field}" for c in conflicts
+        ]
+        super().__init__(
+            wording.conflicts_left(names),
+            "Open the sync, choose which side's value to keep for each field, and Resolve.",
+        )
+        self.outcome = outcome
+        self.context = {"kind": "conflict", "fields": [conflict.as_dict() for conflict in conflicts]}
 
 
 def connectors_of(mapping: Mapping) -> dict[str, Connector]:
@@ -80,72 +91,73 @@ def connectors_of(mapping: Mapping) -> dict[str, Connector]:
     return {LEFT: connector_for(mapping.left), RIGHT: connector_for(mapping.right)}
 
 
+def merge_context(sync: Synchronization) -> merge.Context:
+    """What merging needs from the sync and its mapping (merge.Context)."""
+    mapping: Mapping = sync.mapping
+    resolution = sync.error_context if sync.error_context.get("kind") == "conflict" else {}
+    return merge.Context(
+        field_map=mapping.field_map,
+        mapping=mapping.name,
+        policy=mapping.conflict_policy,
+        policy_label=mapping.get_conflict_policy_display(),
+        repositories={LEFT: mapping.left.name, RIGHT: mapping.right.name},
+        synced=sync.synced or {},
+        fingerprints={LEFT: sync.left_fingerprint, RIGHT: sync.right_fingerprint},
+        choices=resolution.get("choices") or {},
+    )
+
+
 def plan(sync: Synchronization, connectors: dict[str, Connector]) -> Plan:
-    """Reads both sides of ``sync`` and decides which side changed and what to write.
-    Reads only. Raises the connectors' errors, PermanentError when neither side
-    exists, and UnmappableValue for a value the field map cannot carry."""
-    mapping: Mapping = sync.mapping
+    """Reads both sides of ``sync`` and decides, field by field, what to write where
+    (engine/merge.py). Reads only. Raises the connectors' errors (ArtifactDeleted
+    for a side that is gone), PermanentError when neither side exists,
+    merge.MissingField and UnmappableValue."""
     keys = {LEFT: sync.left_key, RIGHT: sync.right_key}
-    read = {side: connectors[side].get(keys[side]) if keys[side] else None for side in (LEFT, RIGHT)}
-    names = {side: fieldmap.relevant_fields(mapping.field_map, side) for side in (LEFT, RIGHT)}
-    stored = {LEFT: sync.left_fingerprint, RIGHT: sync.right_fingerprint}
-
-    if read[LEFT] is None and read[RIGHT] is None:
+    if not keys[LEFT] and not keys[RIGHT]:
         raise PermanentError("The sync has no artifact on either side.")
-    messages: list[tuple[str, str]] = []
-    if read[RIGHT] is None or read[LEFT] is None:
-        source = LEFT if read[RIGHT] is None else RIGHT
-    else:
-        changed = [
-            side for side in (LEFT, RIGHT) if fieldmap.fingerprint(read[side].fields, names[side]) != stored[side]
-        ]
-        if not changed:
-            return Plan(read, messages=((LogEntry.Level.INFO, wording.nothing_to_carry()),))
-        if len(changed) == 1:
-            source = changed[0]
-        else:
-            source = _resolve_conflict(mapping, read)
-            messages.append((LogEntry.Level.WARNING, _conflict_message(mapping, read, source)))
-
-    fields = fieldmap.transform(mapping.field_map, source, read[source].fields, mapping.name)
-    target = RIGHT if source == LEFT else LEFT
-    current = read[target]
-    if current is not None and all(current.fields.get(name) == value for name, value in fields.items()):
-        repository = mapping.left if source == LEFT else mapping.right
-        messages.append(
-            (
-                LogEntry.Level.INFO,
-                wording.already_matches(current.key, wording.origin(read[source].key, repository.name)),
-            )
-        )
-        return Plan(read, messages=tuple(messages))
-    return Plan(read, source, fields, tuple(messages))
+    read = {side: connectors[side].get(keys[side]) if keys[side] else None for side in (LEFT, RIGHT)}
+    merged = merge.merge(read, merge_context(sync))
+    writes = {side: fields for side, fields in merged.writes.items() if fields or read[side] is None}
+    if not writes and not merged.conflicts and not merged.messages:
+        return Plan(read, {}, ((LogEntry.Level.INFO, wording.nothing_to_carry()),))
+    return Plan(read, writes, tuple(merged.messages), tuple(merged.conflicts))
 
 
-def apply(plan: Plan, sync: Synchronization, connectors: dict[str, Connector]) -> Outcome:
-    """Carries ``plan`` out: creates or updates the target artifact (nothing when the
-    plan has no source), and says what to save and log. Raises the connectors'
-    errors (ConflictError when the target changed since it was read)."""
+def apply(plan: Plan, sync: Synchronization, connectors: dict[str, Connector], token: str = "") -> Outcome:
+    """Carries ``plan`` out: creates the side that does not exist yet (recording its
+    key at once, in its own commit, so that change detection knows it before the
+    sync finishes) or updates each side that has fields to write, and says what to
+    save and log. Raises the connectors' errors (ConflictError when a side changed
+    since it was read) and ClaimLost when the sync was taken over before a created
+    key could be recorded."""
     mapping: Mapping = sync.mapping
-    names = {side: fieldmap.relevant_fields(mapping.field_map, side) for side in (LEFT, RIGHT)}
-    messages = list(plan.messages)
-    if plan.source is None:
-        return Outcome(_remembered(plan.read, names), messages)
-    source, target = plan.source, plan.target
     repository = {LEFT: mapping.left, RIGHT: mapping.right}
-    origin = wording.origin(plan.read[source].key, repository[source].name)
-    current = plan.read[target]
-    if current is None:
-        scope = mapping.right_scope if target == RIGHT else mapping.left_scope
-        written = connectors[target].create(scope, plan.fields)
-        event = EventKind.CREATED
-        messages.append((LogEntry.Level.INFO, wording.created(written.key, repository[target].name, origin)))
-    else:
-        written = connectors[target].update(current.key, plan.fields, current.version)
-        event = EventKind.UPDATED
-        changed = [name for name, value in plan.fields.items() if current.fields.get(name) != value]
-        messages.append((LogEntry.Level.INFO, wording.updated(written.key, repository[target].name, origin, changed)))
-    return Outcome(_remembered({**plan.read, target: written}, names), messages, event)
+    messages = list(plan.messages)
+    after = dict(plan.read)
+    event = None
+    for side, fields in plan.writes.items():
+        current = plan.read[side]
+        source = merge.other(side)
+        origin = wording.origin(plan.read[source].key, repository[source].name)
+        if current is None:
+            scope = mapping.right_scope if side == RIGHT else mapping.left_scope
+            written = connectors[side].create(scope, fields)
+            if token and not Synchronization.objects.filter(pk=sync.pk).claimed(token).record_created(
+                side, written.key, written.url
+            ):
+                logger.warning("sync %s: claim lost after creating %s; it is not linked", sync.pk, written.key)
+                raise ClaimLost
+            event = EventKind.CREATED
+            messages.append((LogEntry.Level.INFO, wording.created(written.key, repository[side].name, origin)))
+        else:
+            written = connectors[side].update(current.key, fields, current.version)
+            event = event or EventKind.UPDATED
+            changed = [name for name, value in fields.items() if current.fields.get(name) != value]
+            messages.append((LogEntry.Level.INFO, wording.updated(written.key, repository[side].name, origin, changed)))
+        after[side] = written
+    changes = _remembered(after, mapping.field_map)
+    changes["synced"] = merge.baseline(mapping.field_map, after, sync.synced or {}, list(plan.conflicts))
+    return Outcome(changes, messages, event)
 
 
 def process_sync(sync_id: int, token: str) -> str:
@@ -165,11 +177,17 @@ def process_sync(sync_id: int, token: str) -> str:
         return "skipped"
     try:
         connectors = connectors_of(sync.mapping)
-        decided = plan(sync, connectors)  # reads only: no write lock is held meanwhile
+        decided = plan(sync, connectors)  # reads only
+        # The trackers' writes happen outside any database transaction (they cannot
+        # be rolled back); a created key is recorded at once, and the rest is saved
+        # together with the log once every write succeeded.
+        outcome = apply(decided, sync, connectors, token)
+        if decided.conflicts:
+            raise Conflicted(outcome, decided.conflicts)
         with transaction.atomic():
-            return finish(sync, token, apply(decided, sync, connectors))
+            return finish(sync, token, outcome)
     except ClaimLost:
-        logger.warning("sync %s: claim lost to another job; its work was rolled back", sync_id)
+        logger.warning("sync %s: claim lost to another job", sync_id)
         return "skipped"
     except TransientError as exc:
         return fail_transient(sync, token, exc)
@@ -177,11 +195,21 @@ def process_sync(sync_id: int, token: str) -> str:
         health.repository_refused(sync.mapping, exc)
         Synchronization.objects.filter(pk=sync_id).claimed(token).release(timezone.now())
         return "skipped"
+    except Conflicted as exc:
+        return fail_permanent(sync, token, exc, context=exc.context, outcome=exc.outcome)
+    except ArtifactDeleted as exc:
+        return fail_permanent(sync, token, exc, context=_deleted_context(sync, exc))
     except SyncError as exc:
         return fail_permanent(sync, token, exc)
     except Exception as exc:  # a bug, or a connector raising something unexpected
         logger.exception("sync %s: unexpected error", sync_id)
         return fail_permanent(sync, token, PermanentError(f"Unexpected error: {exc!r}", traceback.format_exc()))
+
+
+def _deleted_context(sync: Synchronization, exc: ArtifactDeleted) -> dict:
+    """Which side of ``sync`` is gone, for the operator's Recreate / Unlink."""
+    side = LEFT if exc.key == sync.left_key else RIGHT
+    return {"kind": "deleted", "side": side, "key": exc.key, "repository": exc.repository}
 
 
 def process_batch(sync_ids: list[int], token: str) -> dict[str, int]:
@@ -194,23 +222,7 @@ def process_batch(sync_ids: list[int], token: str) -> dict[str, int]:
     return ended
 
 
-def _resolve_conflict(mapping: Mapping, read: Sides) -> str:
-    """The side whose fields win when both changed: the mapping's conflict policy."""
-    policy = mapping.conflict_policy
-    if policy == Mapping.ConflictPolicy.LEFT:
-        return LEFT
-    if policy == Mapping.ConflictPolicy.RIGHT:
-        return RIGHT
-    return LEFT if read[LEFT].updated_at >= read[RIGHT].updated_at else RIGHT
-
-
-def _conflict_message(mapping: Mapping, read: Sides, source: str) -> str:
-    return wording.conflict(
-        read[LEFT].key, read[RIGHT].key, mapping.get_conflict_policy_display(), read[source].key, source
-    )
-
-
-def _remembered(read: Sides, names: dict[str, list[str]]) -> dict:
+def _remembered(read: Sides, field_map: list[dict]) -> dict:
     """What both sides look like now (keys, URLs, fingerprints, the title), so that
     the next change detection can tell our own writes (same fingerprint) from new edits."""
     changes = {}
@@ -218,7 +230,9 @@ def _remembered(read: Sides, names: dict[str, list[str]]) -> dict:
         artifact = read[side]
         changes[f"{side}_key"] = artifact.key
         changes[f"{side}_url"] = artifact.url
-        changes[f"{side}_fingerprint"] = fieldmap.fingerprint(artifact.fields, names[side])
+        changes[f"{side}_fingerprint"] = fieldmap.fingerprint(
+            artifact.fields, fieldmap.relevant_fields(field_map, side)
+        )
     title = read[LEFT].fields.get("title") or read[RIGHT].fields.get("title")
     if title:
         changes["title"] = str(title)[:500]
@@ -262,11 +276,26 @@ def fail_transient(sync: Synchronization, token: str, exc: TransientError) -> st
     return SyncStatus.PENDING
 
 
-def fail_permanent(sync: Synchronization, token: str, exc: SyncError) -> str:
-    """A failure that will repeat until someone changes something: the error queue."""
+def fail_permanent(
+    sync: Synchronization, token: str, exc: SyncError, *, context: dict | None = None, outcome: Outcome | None = None
+) -> str:
+    """A failure that will repeat until someone changes something: the error queue,
+    with ``context`` (what an operator needs to resolve it: the conflicting fields,
+    the deleted side) and, when writes were made before the failure (a conflict
+    after carrying the other fields), ``outcome``'s changes and log lines saved too."""
     now = timezone.now()
-    if Synchronization.objects.filter(pk=sync.pk).claimed(token).fail(exc.message, exc.detail, now=now):
-        _write_log(sync, [(LogEntry.Level.ERROR, wording.processing_failed(exc.message))], now, detail=exc.detail)
+    changes = outcome.changes if outcome else {}
+    with transaction.atomic():
+        failed = (
+            Synchronization.objects.filter(pk=sync.pk)
+            .claimed(token)
+            .fail(exc.message, exc.detail, now=now, context=context or {}, **changes)
+        )
+        if failed:
+            _write_log(sync, outcome.messages if outcome else [], now)
+            _write_log(sync, [(LogEntry.Level.ERROR, wording.processing_failed(exc.message))], now, detail=exc.detail)
+            if outcome and outcome.event:
+                rollup.record(mapping_id=sync.mapping_id, kind=outcome.event, sync_id=sync.pk, when=now)
     return SyncStatus.ERROR
 
 

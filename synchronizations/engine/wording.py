@@ -40,10 +40,49 @@ def updated(key: str, repository: str, source: str, fields: list[str]) -> str:
     return f"Updated {key} in '{repository}' from {source}: {', '.join(sorted(fields))}."
 
 
-def conflict(left_key: str, right_key: str, policy: str, chosen_key: str, side: str) -> str:
+def field_conflict(
+    left_field: str, right_field: str, left_key: str, left_value, right_key: str, right_value, winner, how: str
+) -> str:
+    """Both sides changed one field to values that do not agree. ``winner``: the side
+    whose value was kept (None: left for an operator); ``how``: what chose it (the
+    policy's label, or "operator's choice")."""
+    fields = left_field if left_field == right_field else f"{left_field} ↔ {right_field}"
+    both = f"{left_key} has {left_value!r}, {right_key} has {right_value!r}"
+    if winner is None:
+        return f"Conflict on {fields}: {both}; nothing written, an operator chooses the side."
+    kept = left_value if winner == "left" else right_value
+    return f"Conflict on {fields}: {both}; {how}: kept the {winner} side's {kept!r}."
+
+
+def conflicts_left(fields: list[str]) -> str:
+    """The error message of a sync whose conflicts wait for an operator."""
+    return f"Conflict: {', '.join(fields)} changed on both sides; choose a side per field"
+
+
+def one_way_restored(name: str, key: str, edited, restored, source_repository: str) -> str:
     return (
-        f"Both {left_key} and {right_key} changed since the last sync; conflict policy "
-        f"'{policy}' chose {chosen_key} ({side} side)."
+        f"{name} of {key} was edited to {edited!r}, but it is synced one way from '{source_repository}': "
+        f"set back to {restored!r}."
+    )
+
+
+def deleted(key: str, repository: str) -> str:
+    """The error message of a sync whose artifact is gone: its own error kind."""
+    return f"{key} was deleted in '{repository}' (or our account can no longer see it)"
+
+
+def conflict_resolved(actor: str, choices: str) -> str:
+    return f"Conflict resolved by {actor}: {choices}; processing again."
+
+
+def recreate_requested(actor: str, key: str, repository: str) -> str:
+    return f"Recreate requested by {actor}: {key} in '{repository}' is to be created again from the other side."
+
+
+def unlinked(actor: str, key: str, repository: str) -> str:
+    return (
+        f"Unlinked by {actor}: {key} was deleted in '{repository}'; the other artifact is no longer synced "
+        "(Retry links it again by creating a new counterpart)."
     )
 
 
