@@ -88,7 +88,7 @@ def test_scope_limits_what_is_seen_and_where_artifacts_are_created(harness):
 
 
 def test_a_missing_artifact_is_reported_deleted(harness):
-    with pytest.raises(ArtifactDeleted, match="does not exist"):
+    with pytest.raises(ArtifactDeleted, match="was deleted in"):
         harness.connector.get(harness.missing_key)
 
 
