@@ -19,6 +19,7 @@ from synchronizations.models import (  # noqa: E402
     Mapping,
     Repository,
     SandboxArtifact,
+    SandboxKeyNumber,
     SandboxSequence,
     Synchronization,
     SyncStatus,
@@ -34,6 +35,7 @@ def setup(name: str, count: int) -> Mapping:
         SandboxArtifact(repository=left, key=f"{name}L-{n}", fields=fields, change_seq=n) for n in range(1, count + 1)
     )
     SandboxSequence.objects.create(repository=left, last=count)
+    SandboxKeyNumber.raise_to(left.pk, f"{name}L", count)  # no key of them is given again
     connector_for(left)  # the registry is loaded before timing
     # Detection creates the pending syncs; the timed part queues them itself.
     queue, jobs.queue_processing = jobs.queue_processing, lambda ids: None

@@ -55,7 +55,14 @@ def engine_rate(kind: str, server, syncs: int) -> float:
     # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
     from synchronizations.connectors import connector_for
     from synchronizations.engine import detect, process
-    from synchronizations.models import Mapping, Repository, SandboxArtifact, SandboxSequence, Synchronization
+    from synchronizations.models import (
+        Mapping,
+        Repository,
+        SandboxArtifact,
+        SandboxKeyNumber,
+        SandboxSequence,
+        Synchronization,
+    )
 
     left = Repository.objects.create(name=f"{kind} source", kind="sandbox", settings={"key_prefix": "S"})
     right = Repository(name=kind, kind=kind, base_url=server.base_url)
@@ -75,6 +82,7 @@ def engine_rate(kind: str, server, syncs: int) -> float:
         SandboxArtifact(repository=left, key=f"S-{n}", fields=fields, change_seq=n) for n in range(1, syncs + 1)
     )
     SandboxSequence.objects.create(repository=left, last=syncs)
+    SandboxKeyNumber.raise_to(left.pk, "S", syncs)  # no key of them is given again
     connector_for(right).ping()  # the connection is open before timing, as a bare client's is
     # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
     from synchronizations import jobs

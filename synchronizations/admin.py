@@ -1,4 +1,6 @@
+from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.text import Truncator
@@ -6,7 +8,16 @@ from django.utils.text import Truncator
 from accounts.roles import can_run_actions
 from synchronizations import operations
 from synchronizations.engine import health
-from synchronizations.models import LogEntry, Mapping, Operation, Repository, SandboxArtifact, Synchronization
+from synchronizations.models import (
+    LogEntry,
+    Mapping,
+    Operation,
+    Repository,
+    SandboxArtifact,
+    SandboxKeyNumber,
+    Synchronization,
+    split_key,
+)
 from syncweb.admin import URL_FIELD_OVERRIDES, HistoryAdmin, SafeDateHierarchyMixin
 
 
@@ -80,7 +91,8 @@ class MappingAdmin(admin.ModelAdmin):
     list_select_related = ["left", "right"]
     search_fields = ["name", "left_scope", "right_scope"]
     readonly_fields = ["left_cursor", "right_cursor", "last_detection_at", "last_detection_error"]
-    # Mapping.clean() checks the field map; the form shows what is wrong with it.
+    # Mapping.clean() checks the field map and that no side overlaps another side
+    # (Mapping.overlaps()); the form shows what is wrong.
 
 
 def _run_action(modeladmin, request, queryset, action: str) -> TemplateResponse | None:
@@ -202,16 +214,60 @@ class OperationAdmin(HistoryAdmin):
     date_hierarchy = "requested_at"
 
 
+class SandboxArtifactForm(forms.ModelForm):
+    """A new artifact's key: a prefix ("WEB") takes the next number, a full key
+    ("WEB-20") only a number never handed out for its prefix (keys are never given
+    twice, even after a deletion: SandboxKeyNumber)."""
+
+    class Meta:
+        model = SandboxArtifact
+        fields = ["repository", "key", "fields"]
+        help_texts = {
+            "key": "A prefix such as WEB takes the next number (WEB-13). A full key such as WEB-20 is taken "
+            "only if no artifact ever had its number: keys are never given twice, even after a deletion."
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        key, repository = (cleaned.get("key") or "").strip(), cleaned.get("repository")
+        if self.instance.pk is None and key and repository is not None:
+            prefix, number = split_key(key)
+            last = SandboxKeyNumber.objects.filter(repository=repository, prefix=prefix).values_list("last", flat=True)
+            if prefix and number <= (last.first() or 0):
+                self.add_error(
+                    "key",
+                    f"{key} was handed out before (keys of {prefix} are numbered up to {last.first()}, and a "
+                    f"number is never given twice): enter {prefix} alone to take the next one.",
+                )
+            cleaned["key"] = key
+        return cleaned
+
+
 @admin.register(SandboxArtifact)
 class SandboxArtifactAdmin(admin.ModelAdmin):
     """The sandbox tracker's own UI: edit an artifact here and the engine picks the
-    change up (saving bumps its version)."""
+    change up (saving bumps its version). A key is given once and never changes."""
 
+    form = SandboxArtifactForm
     list_display = ["key", "repository", "title", "version", "updated_at"]
     list_filter = ["repository"]
     list_select_related = ["repository"]
     search_fields = ["key"]
     readonly_fields = ["version", "updated_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "repository", "key"] if obj is not None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        with transaction.atomic():
+            prefix, number = split_key(obj.key)
+            if prefix:
+                SandboxKeyNumber.raise_to(obj.repository_id, prefix, number)
+            else:
+                obj.key = f"{obj.key}-{SandboxKeyNumber.take(obj.repository_id, obj.key)}"
+            super().save_model(request, obj, form, change)
 
     @admin.display(description="title")
     def title(self, obj: SandboxArtifact) -> str:

@@ -11,7 +11,8 @@ def _install_derived(sender, using="default", **kwargs):
 
 
 class SynchronizationsConfig(AppConfig):
-    """The domain app; after every migrate it puts back the derived data's triggers."""
+    """The domain app; after every migrate it puts back the derived data's triggers.
+    It also hands the models the connectors' scope rules (scopes_overlap)."""
 
     name = "synchronizations"
     verbose_name = "Synchronizations"
@@ -20,3 +21,13 @@ class SynchronizationsConfig(AppConfig):
         # Triggers are not in Django's migration state: a later migration that
         # rebuilds the sync table on SQLite drops them, and this puts them back.
         post_migrate.connect(_install_derived, sender=self, dispatch_uid="synchronizations.install_derived")
+
+    def scopes_overlap(self, kind: str, a: str, b: str) -> bool:
+        """Whether scopes ``a`` and ``b`` of one repository of ``kind`` may cover a
+        common artifact: the connector's rule (Connector.scopes_overlap), the
+        default rule for a kind without a connector. No network."""
+        # Not at the top: the connectors import the models (an import cycle through
+        # models.py, which asks this), and the app registry loads this module first.
+        from synchronizations.connectors import REGISTRY, Connector
+
+        return REGISTRY.get(kind, Connector).scopes_overlap(a, b)

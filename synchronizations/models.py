@@ -2,14 +2,16 @@
 of linked artifacts) they produce, their log, and the operator actions on them."""
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import IntegrityError, connections, models, transaction
 from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 from django.db.models.sql import UpdateQuery
 from django.urls import reverse
 from django.utils import timezone
@@ -145,6 +147,14 @@ class MappingQuerySet(models.QuerySet):
         return sorted(rows, key=lambda row: (not row["paused"], -row["errors"], row["name"]))
 
 
+# Why two sides may not cover the same artifacts (Mapping.clean()).
+SCOPE_HELP = (
+    "No two sides of mappings on one repository may overlap (an empty scope covers everything), "
+    "not even to copy one scope to two places: an artifact created by one mapping would be new to the "
+    "other, which could create artifacts without end."
+)
+
+
 class Mapping(models.Model):
     """What is kept in sync between a scope of one repository and a scope of another."""
 
@@ -158,9 +168,13 @@ class Mapping(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     left = models.ForeignKey(Repository, on_delete=models.PROTECT, related_name="+")
-    left_scope = models.CharField(max_length=200, blank=True, help_text="Project or query on the left side.")
+    left_scope = models.CharField(
+        max_length=200, blank=True, help_text="Project or query on the left side. " + SCOPE_HELP
+    )
     right = models.ForeignKey(Repository, on_delete=models.PROTECT, related_name="+")
-    right_scope = models.CharField(max_length=200, blank=True, help_text="Project or query on the right side.")
+    right_scope = models.CharField(
+        max_length=200, blank=True, help_text="Project or query on the right side. " + SCOPE_HELP
+    )
     field_map = models.JSONField(
         default=list,
         blank=True,
@@ -206,11 +220,59 @@ class Mapping(models.Model):
         return ""
 
     def clean(self) -> None:
+        """Refuses a field map with problems, and sides that overlap (see overlaps())."""
         problems = field_map_problems(self.field_map)
         if problems:
             raise ValidationError({"field_map": problems})
-        if self.left_id and self.left_id == self.right_id and self.left_scope == self.right_scope:
-            raise ValidationError("A mapping cannot keep a scope in sync with itself: change a side or a scope.")
+        overlaps = self.overlaps()
+        if overlaps:
+            raise ValidationError(overlaps)
+
+    def sides(self) -> list[tuple[str, int, str]]:
+        """(side, repository id, scope) of the sides whose repository is set."""
+        sides = [("left", self.left_id, self.left_scope or ""), ("right", self.right_id, self.right_scope or "")]
+        return [side for side in sides if side[1] is not None]
+
+    def overlaps(self) -> list[str]:
+        """One sentence per side of this mapping whose scope overlaps its other side
+        or a side of another mapping on the same repository ([] when none does),
+        naming both. Overlap is the repository's connector's rule
+        (Connector.scopes_overlap); disabled mappings count too (they may be
+        enabled again). Overlapping sides are refused even to fan one scope out to
+        two places, because an artifact one mapping creates would be new to the
+        other, which could create artifacts without end (issue 14). One query."""
+        sides = self.sides()
+        if not sides:
+            return []
+        repository_ids = {repository_id for _, repository_id, _ in sides}
+        kinds = dict(Repository.objects.filter(pk__in=repository_ids).values_list("pk", "kind"))
+        others = (
+            Mapping.objects.filter(Q(left_id__in=repository_ids) | Q(right_id__in=repository_ids))
+            .exclude(pk=self.pk)
+            .order_by("name")
+        )
+        found = []
+        if len(sides) == 2 and sides[0][1] == sides[1][1] and _overlap(kinds, *sides[0][1:], sides[1][2]):
+            found.append(
+                f"The left scope {sides[0][2]!r} and the right scope {sides[1][2]!r} of this mapping overlap on the "
+                "same repository: an artifact could be copied into its own scope again and again."
+            )
+        for other in others:
+            for side, repository_id, scope in sides:
+                for other_side, other_repository_id, other_scope in other.sides():
+                    if other_repository_id == repository_id and _overlap(kinds, repository_id, scope, other_scope):
+                        found.append(
+                            f"The {side} side (scope {scope!r}) overlaps the {other_side} side of mapping "
+                            f"'{other.name}' (scope {other_scope!r}) on the same repository: give each a scope "
+                            "that no other side covers."
+                        )
+        return found
+
+
+def _overlap(kinds: dict[int, str], repository_id: int, a: str, b: str) -> bool:
+    """Whether scopes ``a`` and ``b`` of one repository may cover a common artifact,
+    by the rule of the repository's connector (SynchronizationsConfig.scopes_overlap)."""
+    return apps.get_app_config("synchronizations").scopes_overlap(kinds.get(repository_id, ""), a, b)
 
 
 _KEY = re.compile(r"\b[A-Z][A-Z0-9]*-\d+\b")
@@ -506,6 +568,32 @@ class SynchronizationQuerySet(models.QuerySet):
         queue_due round queues them: for pending syncs whose job was lost."""
         return self.filter(status=SyncStatus.PENDING)._changed(next_retry_at=now, updated_at=now)
 
+    def linking(self, repository_id: int, keys: list[str]) -> "SynchronizationQuerySet":
+        """The syncs, of any mapping, with one of ``keys`` as their side on repository
+        ``repository_id`` (either side), and those being processed whose side on it
+        is still empty (a create into it may be in flight), with their mappings:
+        change detection's one query per batch (indexes sync_unique_left_key and
+        sync_unique_right_key: mapping_id IN the mappings on that side)."""
+        on_left = Mapping.objects.filter(left_id=repository_id).values("pk")
+        on_right = Mapping.objects.filter(right_id=repository_id).values("pk")
+        processing = SyncStatus.PROCESSING
+        return self.filter(
+            Q(mapping_id__in=on_left, left_key__in=keys)
+            | Q(mapping_id__in=on_right, right_key__in=keys)
+            | Q(mapping_id__in=on_left, left_key="", status=processing)
+            | Q(mapping_id__in=on_right, right_key="", status=processing)
+        ).select_related("mapping")
+
+    def record_versions(self, side: str, versions: dict[int, str]) -> None:
+        """Each sync of ``versions`` ({id: version}) was seen at that version on
+        ``side`` ("left" or "right"). One UPDATE; not a change of state."""
+        if not versions:
+            return
+        field = f"{side}_version"
+        self.filter(pk__in=versions).update(
+            **{field: models.Case(*(models.When(pk=pk, then=Value(v)) for pk, v in versions.items()), default=F(field))}
+        )
+
     def take_due(self, now: datetime) -> list[int]:
         """Pending syncs whose retry time has come lose it (so that the next round
         does not take them again); returns their ids, for the caller to queue."""
@@ -549,6 +637,11 @@ class Synchronization(models.Model):
     # writes coming back (no ping-pong).
     left_fingerprint = models.CharField(max_length=64, blank=True)
     right_fingerprint = models.CharField(max_length=64, blank=True)
+    # The version (Artifact.version) each side was last seen at by change detection
+    # or processing: an artifact listed again at the same version did not change, so
+    # a sync in error stays there; any other version is an edit ("" = never seen).
+    left_version = models.CharField(max_length=200, blank=True, editable=False)
+    right_version = models.CharField(max_length=200, blank=True, editable=False)
     # The value of each mapped field on each side when the two last agreed,
     # {"left": {field: value}, "right": {field: value}}: a field whose value differs
     # from it changed on that side since (field-level merge, engine/merge.py).
@@ -861,7 +954,9 @@ class Operation(models.Model):
 class SandboxArtifact(models.Model):
     """An artifact of a repository of kind "sandbox": a tracker kept in our own
     database, for the demo and the tests, editable in the admin. Write it with
-    save() (or the connector); a bulk_create must number change_seq itself."""
+    save() (or the connector); a bulk_create must number change_seq itself. A new
+    artifact's key number comes from SandboxKeyNumber.take() (a bulk insert calls
+    SandboxKeyNumber.cover() afterwards), so that no key is ever given twice."""
 
     repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="sandbox_artifacts")
     key = models.CharField(max_length=100)
@@ -928,3 +1023,49 @@ class SandboxKeyNumber(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}-{self.last}"
+
+    @classmethod
+    def take(cls, repository_id: int, prefix: str) -> int:
+        """The next number for a key ``prefix``-n in the repository, never handed out
+        before (call inside a transaction: the row stays locked until it ends). Safe
+        when two take the first number of a prefix at once."""
+        counter = cls.objects.filter(repository_id=repository_id, prefix=prefix)
+        if not counter.update(last=F("last") + 1):
+            try:
+                with transaction.atomic():
+                    cls.objects.create(repository_id=repository_id, prefix=prefix, last=1)
+            except IntegrityError:  # another writer created it meanwhile
+                counter.update(last=F("last") + 1)
+        return counter.values_list("last", flat=True).get()
+
+    @classmethod
+    def raise_to(cls, repository_id: int, prefix: str, number: int) -> None:
+        """Numbers up to ``number`` count as handed out (for keys written without
+        take(), such as a bulk insert): the counter goes up to it, never down."""
+        counter = cls.objects.filter(repository_id=repository_id, prefix=prefix)
+        if not counter.update(last=Greatest(F("last"), Value(number))):
+            try:
+                with transaction.atomic():
+                    cls.objects.create(repository_id=repository_id, prefix=prefix, last=number)
+            except IntegrityError:  # another writer created it meanwhile
+                counter.update(last=Greatest(F("last"), Value(number)))
+
+    @classmethod
+    def cover(cls, keys: Iterable[tuple[int, str]]) -> None:
+        """Counts the (repository id, key) pairs' numbers as handed out: after
+        inserting artifacts in bulk. One UPDATE per prefix."""
+        highest: dict[tuple[int, str], int] = {}
+        for repository_id, key in keys:
+            prefix, number = split_key(key)
+            if prefix:
+                highest[repository_id, prefix] = max(highest.get((repository_id, prefix), 0), number)
+        for (repository_id, prefix), number in highest.items():
+            cls.raise_to(repository_id, prefix, number)
+
+
+def split_key(key: str) -> tuple[str, int]:
+    """("WEB", 12) for "WEB-12"; ("", 0) for a key without a number."""
+    prefix, _, number = key.rpartition("-")
+    if not prefix or not number.isascii() or not number.isdigit():
+        return "", 0
+    return prefix, int(number)

@@ -65,6 +65,22 @@ class Connector(ABC):
         raises TransientError when the tracker cannot be reached and RepositoryError
         when it refuses the credentials or permission."""
 
+    @staticmethod
+    def scopes_overlap(a: str, b: str) -> bool:
+        """Whether scopes ``a`` and ``b`` of one repository may cover a common
+        artifact, from the scopes' text alone (no network; when the text cannot
+        tell, say True). Mapping.clean() refuses sides that overlap. The default:
+        the same scope, or an empty one (which covers the whole repository)."""
+        return a == b or not a or not b
+
+    @staticmethod
+    def same_version(seen: str, current: str) -> bool:
+        """Whether an artifact listed at version ``current`` is unchanged since it
+        was seen at version ``seen`` (as changed_since(), get(), create() or
+        update() gave it). An empty ``seen`` (never seen) is never the same. A
+        connector whose versions differ in form between calls overrides it."""
+        return bool(seen) and seen == current
+
     def check(self, scope: str, fields: list[str]) -> list[str]:
         """What is wrong for a mapping side on ``scope`` that names ``fields``, one
         sentence each ([] when nothing is): the scope does not exist, a field does

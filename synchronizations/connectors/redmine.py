@@ -428,6 +428,34 @@ class RedmineConnector(HttpConnector):
     def get(self, key: str) -> Artifact:
         return self._artifact(self._read(key))
 
+    @staticmethod
+    def scopes_overlap(a: str, b: str) -> bool:
+        """Two scopes overlap when their projects may share issues and their
+        trackers may be the same (either names none, or both name the same one).
+        Projects may share issues when they are the same project, or when either
+        scope has ``+``: which projects are its subprojects is known only to the
+        server, so, conservatively, a ``+`` scope may cover any other project. A
+        scope that is not one (Scope.parse refuses it) detects nothing; it overlaps
+        only the same text."""
+        try:
+            first, second = Scope.parse(a), Scope.parse(b)
+        except PermanentError:
+            return a.strip() == b.strip()
+        projects = first.project == second.project or first.subprojects or second.subprojects
+        trackers = not first.tracker or not second.tracker or first.tracker.casefold() == second.tracker.casefold()
+        return projects and trackers
+
+    @staticmethod
+    def same_version(seen: str, current: str) -> bool:
+        """Versions from a list (``updated_on``) and from get() (``updated_on/journals``)
+        compare by ``updated_on``, and by the journals too when both have them. An
+        edit within the same second as ``seen`` without a journal looks unchanged."""
+        if not seen or not current:
+            return False
+        seen_time, _, seen_journals = seen.partition("/")
+        time, _, journals = current.partition("/")
+        return seen_time == time and (not seen_journals or not journals or seen_journals == journals)
+
     def create(self, scope: str, fields: dict) -> Artifact:
         target = Scope.parse(scope)
         project = self._project(target)

@@ -17,7 +17,12 @@ Scope: Roundup has no projects. A mapping's scope is "" (every issue of the trac
 or the name of a keyword: the issues carrying it are in scope, and issues created in
 the scope get it. check() says when the keyword does not exist; the connector never
 creates keywords. A write never takes an issue out of a mapping's scope: update()
-keeps the keywords that are the scope of a mapping on this repository.
+keeps the keywords that are the scope of a mapping on this repository. Two sides
+overlap (Mapping.clean() refuses them) when their keywords are the same or either is
+"" (the default rule): an issue created in one keyword's scope gets that keyword only,
+so it enters no other scope by itself; an issue a person tags with the keywords of two
+mappings is taken by the first that sees it, and change detection leaves it alone in
+the other (it is linked elsewhere).
 
 Fields, by name (values by name, never Roundup's ids):
 

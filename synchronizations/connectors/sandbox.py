@@ -14,7 +14,9 @@ Repository.settings of a sandbox repository:
 Its artifacts are SandboxArtifact rows, editable in the admin; an artifact's URL
 is its admin page. A mapping's scope on a sandbox repository is a project, that is
 a key prefix: scope "WEB" covers WEB-1, WEB-2, … and new artifacts are created as
-WEB-n. An empty scope covers the whole repository and creates with key_prefix.
+WEB-n. An empty scope covers the whole repository and creates with key_prefix. Key
+numbers come from SandboxKeyNumber and only go up: a deleted artifact's key is never
+given to a new one (a sync still linked to it must not find an unrelated artifact).
 """
 
 import time
@@ -32,7 +34,7 @@ from synchronizations.engine.errors import (
     RepositoryError,
     TransientError,
 )
-from synchronizations.models import SandboxArtifact, SandboxSequence
+from synchronizations.models import SandboxArtifact, SandboxKeyNumber, SandboxSequence
 
 
 class SandboxConnector(Connector):
@@ -63,16 +65,17 @@ class SandboxConnector(Connector):
         self._check_schema(fields)
         self._validate(fields)
         prefix = scope or self.settings.get("key_prefix") or "SB"
-        number = self._last_number(prefix)
-        for _ in range(5):
-            number += 1
-            try:
-                with transaction.atomic():
-                    row = SandboxArtifact(repository=self.repository, key=f"{prefix}-{number}", fields=fields)
-                    row.save()
-                return self._artifact(row)
-            except IntegrityError:
-                continue  # another writer took the number: take the next one
+        with transaction.atomic():
+            for _ in range(5):
+                # Numbers only go up, even past deleted artifacts: a key is never given twice.
+                number = SandboxKeyNumber.take(self.repository.pk, prefix)
+                try:
+                    with transaction.atomic():
+                        row = SandboxArtifact(repository=self.repository, key=f"{prefix}-{number}", fields=fields)
+                        row.save()
+                    return self._artifact(row)
+                except IntegrityError:
+                    continue  # the key exists (written without taking its number): take the next one
         raise TransientError(f"Could not allocate a new key in '{self.repository.name}'")
 
     def update(self, key: str, fields: dict, version: str) -> Artifact:
@@ -104,6 +107,12 @@ class SandboxConnector(Connector):
 
     def ping(self) -> None:
         self._call()
+
+    @staticmethod
+    def scopes_overlap(a: str, b: str) -> bool:
+        """A scope is a key prefix: "WEB" covers WEB-1, … and also WEB-X-1 (the keys
+        of scope "WEB-X"); "" covers all."""
+        return a == b or not a or not b or a.startswith(f"{b}-") or b.startswith(f"{a}-")
 
     def check(self, scope: str, fields: list[str]) -> list[str]:
         """Sandbox scopes and fields are free-form: any key prefix, any field name."""
@@ -155,12 +164,6 @@ class SandboxConnector(Connector):
 
     def _in_scope(self, scope: str):
         return self._artifacts().filter(key__startswith=f"{scope}-") if scope else self._artifacts()
-
-    def _last_number(self, prefix: str) -> int:
-        """The number of the newest key with ``prefix`` (keys are numbered upwards)."""
-        last = self._in_scope(prefix).order_by("-id").values_list("key", flat=True).first() or ""
-        number = last.rsplit("-", 1)[-1]
-        return int(number) if number.isdigit() else self._in_scope(prefix).count()
 
     def _artifact(self, row) -> Artifact:
         schema = self.settings.get("fields")

@@ -44,7 +44,10 @@ FIELD_MAP = [
 def connect(description: dict, *, detection_interval: int = 5) -> Mapping:
     """Creates or updates the repositories and the mapping for the trackers that
     ``description`` (trackers.local.LocalTrackers.describe()) says were started;
-    returns the mapping. The credentials are stored encrypted, as the admin does."""
+    returns the mapping. The credentials are stored encrypted, as the admin does.
+    Raises ValidationError when the mapping would overlap another one on these
+    repositories (Mapping.clean()), such as the other variant (sandbox or Redmine
+    on the left) once it has syncs."""
     roundup = description["roundup"]
     right = _repository(
         ROUNDUP, Repository.Kind.ROUNDUP, roundup["base_url"], roundup["user"]["username"], roundup["user"]["password"]
@@ -55,18 +58,15 @@ def connect(description: dict, *, detection_interval: int = 5) -> Mapping:
     else:
         left = _repository(REDMINE, Repository.Kind.REDMINE, redmine["base_url"], "", redmine["api_key"])
         left_scope, name = redmine["scope"], MAPPING
-    mapping, _ = Mapping.objects.update_or_create(
-        name=name,
-        defaults={
-            "left": left,
-            "left_scope": left_scope,
-            "right": right,
-            "right_scope": "",
-            "field_map": FIELD_MAP,
-            "enabled": True,
-            "detection_interval": detection_interval,
-        },
-    )
+    # The other variant covers the same Roundup tracker (scope ""): the two would
+    # overlap. Never used (no sync), it gives way; otherwise clean() says so.
+    other = SANDBOX_MAPPING if name == MAPPING else MAPPING
+    Mapping.objects.filter(name=other, right=right).exclude(synchronizations__isnull=False).delete()
+    mapping = Mapping.objects.filter(name=name).first() or Mapping(name=name)
+    mapping.left, mapping.left_scope, mapping.right, mapping.right_scope = left, left_scope, right, ""
+    mapping.field_map, mapping.enabled, mapping.detection_interval = FIELD_MAP, True, detection_interval
+    mapping.full_clean()
+    mapping.save()
     return mapping
 
 

@@ -31,6 +31,7 @@ from synchronizations.models import (
     Mapping,
     Repository,
     SandboxArtifact,
+    SandboxKeyNumber,
     SandboxSequence,
     Synchronization,
     SyncStatus,
@@ -72,6 +73,7 @@ class DemoBuilder:
         with transaction.atomic():
             feed = self._number_changes(artifacts)
             SandboxArtifact.objects.bulk_create(artifacts, batch_size=1000)
+            SandboxKeyNumber.cover((artifact.repository_id, artifact.key) for artifact in artifacts)
             # Detection starts from here: the generated history counts as already seen.
             for mapping in Mapping.objects.filter(name__in=demo_mapping_names()):
                 Mapping.objects.filter(pk=mapping.pk).update(

@@ -18,7 +18,7 @@ from synchronizations.demo.fixtures import (
     demo_mapping_names,
     left_fields,
 )
-from synchronizations.models import Mapping, Repository, SandboxArtifact, Synchronization, SyncStatus
+from synchronizations.models import Mapping, Repository, SandboxArtifact, SandboxKeyNumber, Synchronization, SyncStatus
 
 
 class DemoTraffic:
@@ -64,8 +64,9 @@ class DemoTraffic:
     def create(self, mapping: Mapping, fields: dict | None = None) -> str:
         """A new artifact on the mapping's left side (random fields unless given)."""
         fields = fields or left_fields(self.rng)
-        number = self._next_number(mapping)
-        SandboxArtifact.objects.create(repository=mapping.left, key=f"{mapping.left_scope}-{number}", fields=fields)
+        with transaction.atomic():
+            number = SandboxKeyNumber.take(mapping.left_id, mapping.left_scope)
+            SandboxArtifact.objects.create(repository=mapping.left, key=f"{mapping.left_scope}-{number}", fields=fields)
         return f"created {mapping.left_scope}-{number} in '{mapping.left.name}': {fields['title'] or '(no title)'}"
 
     def edit_left(self, mapping: Mapping) -> str:
@@ -128,15 +129,6 @@ class DemoTraffic:
         artifact.fields = {**artifact.fields, name: value}
         artifact.save()
         return f"edited {artifact.key} in '{repository.name}': {name} = {value!r}"
-
-    def _next_number(self, mapping: Mapping) -> int:
-        last = (
-            SandboxArtifact.objects.filter(repository=mapping.left, key__startswith=f"{mapping.left_scope}-")
-            .order_by("-id")
-            .values_list("key", flat=True)
-            .first()
-        )
-        return int(last.rsplit("-", 1)[1]) + 1 if last else 1
 
     def _set_offline(self, repository_id: int, offline: bool) -> None:
         with transaction.atomic():

@@ -3,7 +3,7 @@ creates syncs for new artifacts, and marks changed ones pending."""
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from synchronizations import jobs
-from synchronizations.connectors import Artifact, connector_for
+from synchronizations.connectors import Artifact, Connector, connector_for
 from synchronizations.engine import fieldmap, health, wording
 from synchronizations.engine.errors import RepositoryError, SyncError, TransientError
 from synchronizations.engine.fieldmap import LEFT, RIGHT
@@ -20,19 +20,40 @@ from synchronizations.models import LogEntry, Mapping, Synchronization, SyncStat
 logger = logging.getLogger(__name__)
 
 
+# A full rescan reads a side page by page, at most this many pages (of up to
+# PAGE_SIZE artifacts each: five million), each page applied in a short transaction.
+RESCAN_MAX_PAGES = 10_000
+PAGE_SIZE = 500
+
+
 @dataclass
 class Detection:
     created: int = 0
     changed: int = 0
     unchanged: int = 0  # our own writes coming back, or edits of fields we do not sync
     ignored: int = 0
+    # In scope, but already one side of a sync of another mapping (or of this one's
+    # other side): never taken as new, which would copy it again (issue 14).
+    linked_elsewhere: int = 0
+    # Sides whose batch was left for the next round: it had unknown artifacts while a
+    # create into that repository was in flight (its sync not yet holding the key).
+    deferred: int = 0
+    rescan: bool = False  # both sides read from the start (Mapping.rescan_requested_at)
     error: str = ""
     ran: bool = True
+    # (key, mapping name) of the first artifact linked elsewhere, for the warning.
+    elsewhere: tuple[str, str] | None = None
 
     def __str__(self) -> str:
         if not self.ran:
             return "skipped: another detection is running"
         text = f"{self.created} new, {self.changed} changed, {self.unchanged} unchanged, {self.ignored} ignored"
+        if self.linked_elsewhere:
+            text += f", {self.linked_elsewhere} linked elsewhere"
+        if self.rescan:
+            text = f"full rescan: {text}"
+        if self.deferred:
+            text += f"; {self.deferred} side(s) deferred to the next round (a create into it was in flight)"
         return f"{text}; failed: {self.error}" if self.error else text
 
 
@@ -47,25 +68,28 @@ def claim_mapping(mapping_id: int) -> bool:
 
 def detect_changes(mapping_id: int) -> Detection:
     """Asks both sides of the mapping what changed since its cursors, and creates or
-    marks syncs (see _apply). One detection per mapping at a time; a repository that
-    refuses our credentials is marked unhealthy (the mapping pauses), a tracker that
-    asks us to wait (Retry-After) is not asked again before then. Never raises for
-    what a tracker does: the failure is the outcome's ``error``, logged."""
+    marks syncs (see _apply). When a full rescan is asked for
+    (``rescan_requested_at`` set when it starts), both sides are read from the start
+    instead, page by page to the end; once both are read whole, ``last_full_scan_at``
+    is set and the request cleared (unless it was asked again meanwhile). One
+    detection per mapping at a time; a repository that refuses our credentials is
+    marked unhealthy (the mapping pauses), a tracker that asks us to wait
+    (Retry-After) is not asked again before then. Never raises for what a tracker
+    does: the failure is the outcome's ``error``, logged."""
     if not claim_mapping(mapping_id):
         return Detection(ran=False)
+    started = timezone.now()
     mapping = Mapping.objects.select_related("left", "right").get(pk=mapping_id)
-    outcome = Detection()
+    asked = mapping.rescan_requested_at
+    outcome = Detection(rescan=asked is not None)
     wait = None
     try:
-        for side in (LEFT, RIGHT):
-            repository = mapping.left if side == LEFT else mapping.right
-            scope = mapping.left_scope if side == LEFT else mapping.right_scope
-            cursor_field = f"{side}_cursor"
-            changes = connector_for(repository).changed_since(scope, getattr(mapping, cursor_field))
-            with transaction.atomic():
-                _apply(mapping, side, changes.artifacts, outcome)
-                Mapping.objects.filter(pk=mapping.pk).update(**{cursor_field: changes.cursor})
+        whole = [_read_side(mapping, side, outcome, from_start=outcome.rescan) for side in (LEFT, RIGHT)]
         health.record_success([mapping.left_id, mapping.right_id])
+        if outcome.rescan and all(whole):
+            Mapping.objects.filter(pk=mapping_id).update(last_full_scan_at=started)
+            # Asked again while it ran: that request stays, for a rescan of its own.
+            Mapping.objects.filter(pk=mapping_id, rescan_requested_at=asked).update(rescan_requested_at=None)
     except RepositoryError as exc:
         health.repository_refused(mapping, exc)
         outcome.error = exc.message
@@ -90,40 +114,116 @@ def detect_changes(mapping_id: int) -> Detection:
             LogEntry.objects.create(
                 level=LogEntry.Level.WARNING, mapping=mapping, message=wording.detection_failed(outcome.error)
             )
+        if outcome.linked_elsewhere:
+            message = wording.linked_elsewhere(*outcome.elsewhere, outcome.linked_elsewhere)
+            logger.warning("mapping %s: %s", mapping_id, message)
+            LogEntry.objects.create(level=LogEntry.Level.WARNING, mapping=mapping, message=message)
     return outcome
 
 
-def _apply(mapping: Mapping, side: str, artifacts: list[Artifact], outcome: Detection) -> None:
+def _read_side(mapping: Mapping, side: str, outcome: Detection, *, from_start: bool) -> bool:
+    """Reads one side's changes and applies them, a page at a time, each page with
+    its cursor in one short transaction: from the side's cursor one page, or (a
+    rescan, ``from_start``) from the start until the cursor stops moving. Returns
+    whether the side was read to the end: False when a page was deferred (see
+    _apply; the cursor stays where it was) or a rescan ran out of pages."""
+    repository = mapping.left if side == LEFT else mapping.right
+    scope = mapping.left_scope if side == LEFT else mapping.right_scope
+    cursor_field = f"{side}_cursor"
+    connector = connector_for(repository)
+    cursor = "" if from_start else getattr(mapping, cursor_field)
+    for _ in range(RESCAN_MAX_PAGES if from_start else 1):
+        changes = connector.changed_since(scope, cursor, PAGE_SIZE)
+        with transaction.atomic():
+            if not _apply(mapping, side, changes.artifacts, outcome, connector):
+                outcome.deferred += 1
+                return False
+            # The claim is renewed with each page, so that a long rescan keeps it.
+            Mapping.objects.filter(pk=mapping.pk).update(
+                **{cursor_field: changes.cursor}, detection_claimed_at=timezone.now()
+            )
+        if not changes.artifacts or changes.cursor == cursor:
+            return True
+        cursor = changes.cursor
+    if from_start:
+        logger.warning(
+            "mapping %s: the rescan of its %s side stopped after %s pages", mapping.pk, side, RESCAN_MAX_PAGES
+        )
+    return not from_start
+
+
+def _apply(mapping: Mapping, side: str, artifacts: list[Artifact], outcome: Detection, connector: Connector) -> bool:
+    """Applies one batch of ``side``'s changed artifacts: a new sync for each
+    artifact no sync holds, changed ones marked (see below), the version each was
+    seen at recorded. An artifact that is one side of a sync of another mapping (or
+    of this mapping's other side) on the same repository is skipped, counted as
+    linked elsewhere. Returns False, applying nothing, when the batch has artifacts
+    no sync holds while a sync with a side on this repository is being processed
+    with that side still empty: its create may have returned before its key is
+    saved, and the new artifact may be that one (the echo race; the batch is read
+    again next round). Queries: one to read the syncs, then only writes."""
     if not artifacts:
-        return
+        return True
+    repository_id = mapping.left_id if side == LEFT else mapping.right_id
+    key_field, version_field = f"{side}_key", f"{side}_version"
+    keys = {artifact.key for artifact in artifacts}
+    existing: dict[str, Synchronization] = {}
+    elsewhere: dict[str, Synchronization] = {}
+    in_flight = False
+    for sync in Synchronization.objects.linking(repository_id, sorted(keys)):
+        for sync_side in (LEFT, RIGHT):
+            if getattr(sync.mapping, f"{sync_side}_id") != repository_id:
+                continue
+            key = getattr(sync, f"{sync_side}_key")
+            if not key:
+                in_flight = in_flight or sync.status == SyncStatus.PROCESSING
+            elif key in keys and sync.mapping_id == mapping.pk and sync_side == side:
+                existing[key] = sync
+            elif key in keys:
+                elsewhere.setdefault(key, sync)
+    if in_flight and any(key not in existing and key not in elsewhere for key in keys):
+        return False
+
     names = fieldmap.relevant_fields(mapping.field_map, side)
-    key_field = f"{side}_key"
-    existing = {
-        getattr(sync, key_field): sync
-        for sync in Synchronization.objects.filter(mapping=mapping, **{f"{key_field}__in": [a.key for a in artifacts]})
-    }
     new, to_mark, to_recheck, logs = [], [], [], []
     seen_key: dict[int, str] = {}  # sync id -> the key of its changed artifact
+    versions: dict[int, str] = {}  # sync id -> the version its artifact was seen at
     for artifact in artifacts:
         sync = existing.get(artifact.key)
+        if sync is None and artifact.key in elsewhere:
+            outcome.linked_elsewhere += 1
+            outcome.elsewhere = outcome.elsewhere or (artifact.key, elsewhere[artifact.key].mapping.name)
+            continue
         if sync is None:
             new.append(
                 Synchronization(
                     mapping=mapping,
                     status=SyncStatus.PENDING,
                     title=str(artifact.fields.get("title") or "")[:500],
-                    **{key_field: artifact.key, f"{side}_url": artifact.url},
+                    **{key_field: artifact.key, f"{side}_url": artifact.url, version_field: artifact.version},
                 )
             )
             existing[artifact.key] = new[-1]  # the same artifact twice in one batch
-        elif sync.status == SyncStatus.IGNORED or sync.ignore_changes:
+            continue
+        edited = not connector.same_version(getattr(sync, version_field), artifact.version)
+        if sync.pk is not None and edited and sync.status != SyncStatus.PROCESSING:
+            # Not while processing: if that fails, the edit it may not have read must
+            # still count as one when the artifact is read next.
+            versions[sync.pk] = artifact.version
+        if sync.status == SyncStatus.IGNORED or sync.ignore_changes:
             outcome.ignored += 1
-        elif sync.status != SyncStatus.ERROR and fieldmap.fingerprint(artifact.fields, names) == getattr(
-            sync, f"{side}_fingerprint"
-        ):
-            # Our own write coming back, or an edit of fields we do not sync. (A sync in
-            # error is processed again on any edit: the edit may have undone the cause.)
-            outcome.unchanged += 1
+        elif sync.status == SyncStatus.ERROR:
+            # Any edit since it was last seen, even of a field we do not sync, may have
+            # undone the cause: process it again. Read again unchanged (a rescan, the
+            # connector's overlap), it stays in the error queue.
+            if edited:
+                to_mark.append(sync.pk)
+                seen_key[sync.pk] = artifact.key
+                outcome.changed += 1
+            else:
+                outcome.unchanged += 1
+        elif fieldmap.fingerprint(artifact.fields, names) == getattr(sync, f"{side}_fingerprint"):
+            outcome.unchanged += 1  # our own write coming back, or an edit of fields we do not sync
         elif sync.status == SyncStatus.PROCESSING:
             to_recheck.append(sync.pk)
             seen_key[sync.pk] = artifact.key
@@ -136,6 +236,7 @@ def _apply(mapping: Mapping, side: str, artifacts: list[Artifact], outcome: Dete
             outcome.changed += 1
     now = timezone.now()
     Synchronization.objects.bulk_create(new, batch_size=500)
+    Synchronization.objects.record_versions(side, versions)
     for sync in new:
         logs.append(
             LogEntry(
@@ -147,20 +248,22 @@ def _apply(mapping: Mapping, side: str, artifacts: list[Artifact], outcome: Dete
     outcome.created += len(new)
     # Being processed: once more afterwards. One that finished meanwhile is OK (or in
     # error) by now, and is marked changed like the others, so the edit is not lost.
-    flagged = set(Synchronization.objects.filter(pk__in=to_recheck).flag_recheck())
+    flagged = set(Synchronization.objects.filter(pk__in=to_recheck).flag_recheck()) if to_recheck else set()
     to_mark += [pk for pk in to_recheck if pk not in flagged]
     # OK or in error: process again (an error may be fixed by the edit).
-    marked = set(Synchronization.objects.filter(pk__in=to_mark).mark_changed(now))
+    marked = set(Synchronization.objects.filter(pk__in=to_mark).mark_changed(now)) if to_mark else set()
     logs += [
         LogEntry(sync_id=pk, mapping=mapping, message=wording.change_detected(seen_key[pk])) for pk in sorted(marked)
     ]
     LogEntry.objects.bulk_create(logs, batch_size=1000)
     jobs.queue_processing([sync.pk for sync in new] + sorted(marked))
+    return True
 
 
 def mappings_due() -> list[int]:
     """Enabled mappings between enabled, healthy repositories whose interval has
-    passed since their last detection (and any wait a tracker asked for)."""
+    passed since their last detection, or for which a full rescan is asked
+    (``rescan_requested_at``), and not within a wait a tracker asked for."""
     now = timezone.now()
     mappings = Mapping.objects.filter(
         Q(detection_after__isnull=True) | Q(detection_after__lte=now),
@@ -171,8 +274,22 @@ def mappings_due() -> list[int]:
         right__healthy=True,
         detection_claimed_at__isnull=True,
     )
+    rows = mappings.values_list("pk", "last_detection_at", "detection_interval", "rescan_requested_at")
     return [
         mapping_id
-        for mapping_id, last, interval in mappings.values_list("pk", "last_detection_at", "detection_interval")
-        if last is None or last + timedelta(seconds=interval) <= now
+        for mapping_id, last, interval, rescan in rows
+        if last is None or last + timedelta(seconds=interval) <= now or rescan is not None
     ]
+
+
+def full_scans_due(now: datetime | None = None) -> list[int]:
+    """Enabled mappings whose periodic full rescan is due at ``now`` (default: the
+    current time): ``full_scan_hours`` > 0 and no full scan within that many hours
+    (or none yet), and none asked for already. The beat task asks for them (sets
+    ``rescan_requested_at`` and queues their detection); detect_changes() does the
+    rescan and sets ``last_full_scan_at``. One query."""
+    now = now or timezone.now()
+    rows = Mapping.objects.filter(enabled=True, full_scan_hours__gt=0, rescan_requested_at__isnull=True).values_list(
+        "pk", "full_scan_hours", "last_full_scan_at"
+    )
+    return [mapping_id for mapping_id, hours, last in rows if last is None or last + timedelta(hours=hours) <= now]

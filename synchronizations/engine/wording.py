@@ -17,6 +17,14 @@ def change_detected(key: str) -> str:
     return f"Change detected on {key}."
 
 
+def linked_elsewhere(key: str, mapping: str, count: int) -> str:
+    """``key``: the first of ``count`` artifacts skipped; ``mapping``: the one whose sync holds it."""
+    return (
+        f"{count} artifact(s) in scope already belong to a sync elsewhere and were not taken as new, such as "
+        f"{key} (held by mapping '{mapping}'): the scopes of two mapping sides overlap; give each its own."
+    )
+
+
 def detection_failed(error: str) -> str:
     return f"Change detection failed: {error}"
 

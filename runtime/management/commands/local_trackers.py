@@ -2,6 +2,7 @@
 
 import signal
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from synchronizations.demo.local_trackers import connect
@@ -30,7 +31,10 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         try:
             description = trackers.describe()
-            mapping = connect(description)
+            try:
+                mapping = connect(description)
+            except ValidationError as exc:
+                raise CommandError(" ".join(exc.messages)) from None
             self.stdout.write(render(description))
             self.stdout.write(
                 self.style.SUCCESS(
