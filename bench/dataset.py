@@ -298,7 +298,7 @@ class Generator:
                 id, mapping_id, left_key, left_url, right_key, right_url, title, status, last_processed_at,
                 error_message, error_pattern, error_detail, error_at, retry_count, attempts, next_retry_at,
                 ignore_changes, claimed_by, processing_started_at, recheck, left_fingerprint, right_fingerprint,
-                synced, error_context, lost_count, created_at, updated_at)
+                synced, error_context, lost_count, left_version, right_version, created_at, updated_at)
             SELECT n, mapping_id, left_key, 'https://left.example.com/browse/' || left_key,
                 CASE WHEN {never} THEN '' ELSE right_key END,
                 CASE WHEN {never} THEN '' ELSE 'https://right.example.com/browse/' || right_key END,
@@ -312,7 +312,7 @@ class Generator:
                 status = 'ignored',
                 CASE WHEN status = 'processing' THEN 'bench-worker' ELSE '' END,
                 CASE WHEN status = 'processing' THEN {self.moment("60")} END,
-                FALSE, '', '', '{{}}', '{{}}', 0,
+                FALSE, '', '', '{{}}', '{{}}', 0, '', '',
                 {self.moment(f"{age} + h8 % 2592000")}, {self.moment(f"{age} / 2")}
             FROM (
                 SELECT r.*, {status} AS status,

@@ -461,14 +461,16 @@ class SynchronizationQuerySet(models.QuerySet):
             **changes,
         )
 
-    def record_created(self, side: str, key: str, url: str) -> list[int]:
-        """Processing created the ``side`` artifact ``key``: its key and URL are saved
-        at once, in their own commit, so that change detection knows the artifact
-        is linked before the sync finishes (no echo). Call on ``claimed(token)``;
-        returns the ids changed ([] when the claim was lost)."""
+    def record_created(self, side: str, key: str, url: str, version: str) -> list[int]:
+        """Processing created the ``side`` artifact ``key``: its key, URL and version
+        are saved at once, in their own commit, so that change detection knows the
+        artifact is linked before the sync finishes (no echo). Call on
+        ``claimed(token)``; returns the ids changed ([] when the claim was lost)."""
         if side not in ("left", "right"):
             raise ValueError(f"side must be left or right, not {side!r}")
-        return self.filter(status=SyncStatus.PROCESSING)._changed(**{f"{side}_key": key, f"{side}_url": url})
+        return self.filter(status=SyncStatus.PROCESSING)._changed(
+            **{f"{side}_key": key, f"{side}_url": url, f"{side}_version": version[:200]}
+        )
 
     def release(self, now: datetime, *, retry_at: datetime | None = None, failed_attempt: bool = False) -> list[int]:
         """processing -> pending, the claim given back: due at ``retry_at`` (None: as

@@ -107,15 +107,20 @@ def merge_context(sync: Synchronization) -> merge.Context:
     )
 
 
-def plan(sync: Synchronization, connectors: dict[str, Connector]) -> Plan:
+def plan(sync: Synchronization, connectors: dict[str, Connector], seen: dict[str, str] | None = None) -> Plan:
     """Reads both sides of ``sync`` and decides, field by field, what to write where
-    (engine/merge.py). Reads only. Raises the connectors' errors (ArtifactDeleted
-    for a side that is gone), PermanentError when neither side exists,
-    merge.MissingField and UnmappableValue."""
+    (engine/merge.py). Reads only; ``seen`` (if given) receives the version of each
+    side as read, {"left_version": ..., ...}, even when planning then fails.
+    Raises the connectors' errors (ArtifactDeleted for a side that is gone),
+    PermanentError when neither side exists, merge.MissingField and UnmappableValue."""
     keys = {LEFT: sync.left_key, RIGHT: sync.right_key}
     if not keys[LEFT] and not keys[RIGHT]:
         raise PermanentError("The sync has no artifact on either side.")
-    read = {side: connectors[side].get(keys[side]) if keys[side] else None for side in (LEFT, RIGHT)}
+    read: Sides = {}
+    for side in (LEFT, RIGHT):
+        read[side] = connectors[side].get(keys[side]) if keys[side] else None
+        if read[side] is not None and seen is not None:
+            seen[f"{side}_version"] = read[side].version[:200]
     merged = merge.merge(read, merge_context(sync))
     writes = {side: fields for side, fields in merged.writes.items() if fields or read[side] is None}
     if not writes and not merged.conflicts and not merged.messages:
@@ -143,7 +148,7 @@ def apply(plan: Plan, sync: Synchronization, connectors: dict[str, Connector], t
             scope = mapping.right_scope if side == RIGHT else mapping.left_scope
             written = connectors[side].create(scope, fields)
             if token and not Synchronization.objects.filter(pk=sync.pk).claimed(token).record_created(
-                side, written.key, written.url
+                side, written.key, written.url, written.version
             ):
                 logger.warning("sync %s: claim lost after creating %s; it is not linked", sync.pk, written.key)
                 raise ClaimLost
@@ -175,9 +180,10 @@ def process_sync(sync_id: int, token: str) -> str:
         # (health.resume queues them then).
         Synchronization.objects.filter(pk=sync_id).claimed(token).release(now)
         return "skipped"
+    seen: dict[str, str] = {}  # the versions read, kept with an error (detection compares them)
     try:
         connectors = connectors_of(sync.mapping)
-        decided = plan(sync, connectors)  # reads only
+        decided = plan(sync, connectors, seen)  # reads only
         # The trackers' writes happen outside any database transaction (they cannot
         # be rolled back); a created key is recorded at once, and the rest is saved
         # together with the log once every write succeeded.
@@ -190,7 +196,7 @@ def process_sync(sync_id: int, token: str) -> str:
         logger.warning("sync %s: claim lost to another job", sync_id)
         return "skipped"
     except TransientError as exc:
-        return fail_transient(sync, token, exc)
+        return fail_transient(sync, token, exc, seen=seen)
     except RepositoryError as exc:
         health.repository_refused(sync.mapping, exc)
         Synchronization.objects.filter(pk=sync_id).claimed(token).release(timezone.now())
@@ -198,9 +204,9 @@ def process_sync(sync_id: int, token: str) -> str:
     except Conflicted as exc:
         return fail_permanent(sync, token, exc, context=exc.context, outcome=exc.outcome)
     except ArtifactDeleted as exc:
-        return fail_permanent(sync, token, exc, context=_deleted_context(sync, exc))
+        return fail_permanent(sync, token, exc, context=_deleted_context(sync, exc), seen=seen)
     except SyncError as exc:
-        return fail_permanent(sync, token, exc)
+        return fail_permanent(sync, token, exc, seen=seen)
     except Exception as exc:  # a bug, or a connector raising something unexpected
         logger.exception("sync %s: unexpected error", sync_id)
         return fail_permanent(sync, token, PermanentError(f"Unexpected error: {exc!r}", traceback.format_exc()))
@@ -233,6 +239,7 @@ def _remembered(read: Sides, field_map: list[dict]) -> dict:
         changes[f"{side}_fingerprint"] = fieldmap.fingerprint(
             artifact.fields, fieldmap.relevant_fields(field_map, side)
         )
+        changes[f"{side}_version"] = artifact.version[:200]
     title = read[LEFT].fields.get("title") or read[RIGHT].fields.get("title")
     if title:
         changes["title"] = str(title)[:500]
@@ -259,14 +266,15 @@ def finish(sync: Synchronization, token: str, outcome: Outcome) -> str:
     return status
 
 
-def fail_transient(sync: Synchronization, token: str, exc: TransientError) -> str:
+def fail_transient(sync: Synchronization, token: str, exc: TransientError, *, seen: dict | None = None) -> str:
     """A failure worth trying again: pending with a backoff, up to
     SYNCWEB_MAX_ATTEMPTS attempts; then a permanent failure saying so."""
     now = timezone.now()
     attempts = sync.attempts + 1
     limit = settings.SYNCWEB_MAX_ATTEMPTS
     if attempts >= limit:
-        return fail_permanent(sync, token, PermanentError(wording.gave_up(exc.message, attempts), exc.detail))
+        gave_up = PermanentError(wording.gave_up(exc.message, attempts), exc.detail)
+        return fail_permanent(sync, token, gave_up, seen=seen)
     health.call_failed(exc, now)
     delay = max(backoff(attempts), timedelta(seconds=exc.retry_after or 0))
     mine = Synchronization.objects.filter(pk=sync.pk).claimed(token)
@@ -277,7 +285,13 @@ def fail_transient(sync: Synchronization, token: str, exc: TransientError) -> st
 
 
 def fail_permanent(
-    sync: Synchronization, token: str, exc: SyncError, *, context: dict | None = None, outcome: Outcome | None = None
+    sync: Synchronization,
+    token: str,
+    exc: SyncError,
+    *,
+    context: dict | None = None,
+    outcome: Outcome | None = None,
+    seen: dict[str, str] | None = None,
 ) -> str:
     """A failure that will repeat until someone changes something: the error queue,
     with ``context`` (what an operator needs to resolve it: the conflicting fields,
