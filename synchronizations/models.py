@@ -332,11 +332,14 @@ class SynchronizationQuerySet(models.QuerySet):
 
     def claim(self, token: str, now: datetime) -> list[int]:
         """pending and due (no retry time, or it has come) -> processing, claimed by
-        job ``token``. A sync the same job already holds is taken again (the job was
-        delivered again after its worker died). Returns the ids claimed."""
+        ``token``, which names one delivery of one job (process.delivery_token()).
+        A sync already processing is never taken, not even by the same token: a job
+        delivered again while its first delivery still runs (a broker visibility
+        timeout shorter than the job) skips the syncs the first one holds, and the
+        syncs of a delivery that died come back through the reaper, counted as an
+        attempt (process.reap_stuck). Returns the ids claimed."""
         due = Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now)
-        claimable = Q(status=SyncStatus.PENDING) & due | Q(status=SyncStatus.PROCESSING, claimed_by=token)
-        return self.filter(claimable)._changed(
+        return self.filter(due, status=SyncStatus.PENDING)._changed(
             status=SyncStatus.PROCESSING,
             claimed_by=token,
             processing_started_at=now,
@@ -358,6 +361,7 @@ class SynchronizationQuerySet(models.QuerySet):
             recheck=False,
             last_processed_at=now,
             attempts=0,
+            lost_count=0,
             updated_at=now,
             **NO_ERROR,
             **UNCLAIMED,
@@ -365,14 +369,19 @@ class SynchronizationQuerySet(models.QuerySet):
         )
         return dict(rows)
 
-    def fail(self, message: str, detail: str = "", *, now: datetime, processed: bool = True) -> list[int]:
+    def fail(
+        self, message: str, detail: str = "", *, now: datetime, processed: bool = True, lost: bool = False
+    ) -> list[int]:
         """-> error, with the message, its pattern (error_pattern(): the one place
         it is computed), the detail and the time; one more failed attempt; any
         claim released. With ``processed`` (a worker tried it), the last processed
-        time is ``now`` too. Unlike the other methods it starts from any status:
-        the caller narrows the queryset to what may fail (the engine to the syncs
-        its job holds, ``claimed(token)``)."""
+        time is ``now`` too; with ``lost`` (the reaper gives up on a sync whose
+        processing was lost once too often), one more lost processing. Unlike the
+        other methods it starts from any status: the caller narrows the queryset to
+        what may fail (the engine to the syncs its job holds, ``claimed(token)``)."""
         also = {"last_processed_at": now} if processed else {}
+        if lost:
+            also["lost_count"] = F("lost_count") + 1
         return self._changed(
             status=SyncStatus.ERROR,
             error_message=message,
@@ -385,25 +394,40 @@ class SynchronizationQuerySet(models.QuerySet):
             **also,
         )
 
-    def release(self, now: datetime, *, retry_at: datetime | None = None, failed_attempt: bool = False) -> list[int]:
+    def release(
+        self,
+        now: datetime,
+        *,
+        retry_at: datetime | None = None,
+        failed_attempt: bool = False,
+        lost: bool = False,
+    ) -> list[int]:
         """processing -> pending, the claim given back: due at ``retry_at`` (None: as
         soon as it is queued). With ``failed_attempt`` (a transient failure), the
-        attempt and retry counts go up by one. Used after a transient failure, for a
-        disabled mapping's syncs, and by the reaper for a lost worker's claims."""
-        counted = {"attempts": F("attempts") + 1, "retry_count": F("retry_count") + 1} if failed_attempt else {}
+        attempt and retry counts go up by one; ``lost`` (the reaper puts back a sync
+        whose processing was abandoned) is a failed attempt that also counts one more
+        lost processing (lost_count). Used after a transient failure, for a disabled
+        mapping's syncs, and by the reaper for a lost worker's claims."""
+        counted = {}
+        if failed_attempt or lost:
+            counted = {"attempts": F("attempts") + 1, "retry_count": F("retry_count") + 1}
+        if lost:
+            counted["lost_count"] = F("lost_count") + 1
         return self.filter(status=SyncStatus.PROCESSING)._changed(
             status=SyncStatus.PENDING, next_retry_at=retry_at, updated_at=now, **UNCLAIMED, **counted
         )
 
     def retry(self, now: datetime) -> list[int]:
         """Any status but processing -> pending, due at once: the operator's Retry.
-        The retry count goes up, the attempts start again, an ignored sync stops
-        ignoring changes; the error fields stay for history (README, "Operating the error queue")."""
+        The retry count goes up, the attempts (and lost processings) start again, an
+        ignored sync stops ignoring changes; the error fields stay for history
+        (README, "Operating the error queue")."""
         return self.exclude(status=SyncStatus.PROCESSING)._changed(
             status=SyncStatus.PENDING,
             ignore_changes=False,
             next_retry_at=None,
             attempts=0,
+            lost_count=0,
             retry_count=F("retry_count") + 1,
             updated_at=now,
         )
@@ -416,6 +440,7 @@ class SynchronizationQuerySet(models.QuerySet):
             ignore_changes=ignore_changes,
             next_retry_at=None,
             attempts=0,
+            lost_count=0,
             updated_at=now,
             **NO_ERROR,
         )
