@@ -3,7 +3,7 @@ of linked artifacts) they produce, their log, and the operator actions on them."
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet, ValidationError
@@ -144,6 +144,18 @@ class MappingQuerySet(models.QuerySet):
         ]
         return sorted(rows, key=lambda row: (not row["paused"], -row["errors"], row["name"]))
 
+    def request_rescan(self, now: datetime) -> list[int]:
+        """Asks change detection for a full rescan of these mappings (both sides read
+        from the start): rescan_requested_at = ``now``, replacing a request still
+        waiting, so that a rescan already running when this one came does not answer
+        it. Returns the ids (sorted). One statement."""
+        return sorted(row[0] for row in update_returning(self.order_by(), ("id",), rescan_requested_at=now))
+
+    def full_scan_candidates(self) -> "MappingQuerySet":
+        """Enabled mappings with a periodic full scan (full_scan_hours above 0) and no
+        rescan requested yet: those whose Mapping.next_full_scan_at() has come are due."""
+        return self.filter(enabled=True, full_scan_hours__gt=0, rescan_requested_at__isnull=True)
+
 
 class Mapping(models.Model):
     """What is kept in sync between a scope of one repository and a scope of another."""
@@ -205,6 +217,39 @@ class Mapping(models.Model):
                 return f"Paused: repository '{repository.name}' is unhealthy{when}: {repository.unhealthy_reason}"
         return ""
 
+    def detection_waits(self, now: datetime) -> str:
+        """Why change detection of this mapping may not run now ("" when it may): the
+        mapping or one of its repositories is disabled, a repository is unhealthy
+        (paused), or a tracker asked us to wait (Retry-After). The conditions of
+        detect.mappings_due(), its interval aside. Reads left and right."""
+        if not self.enabled:
+            return "the mapping is disabled"
+        for repository in (self.left, self.right):
+            if not repository.enabled:
+                return f"repository '{repository.name}' is disabled"
+        if self.paused_reason:
+            return "the mapping is paused (" + self.paused_reason.removeprefix("Paused: ") + ")"
+        if self.detection_after and self.detection_after > now:
+            return f"a tracker asked us to wait until {timezone.localtime(self.detection_after):%Y-%m-%d %H:%M:%S}"
+        return ""
+
+    def next_full_scan_at(self, now: datetime) -> datetime | None:
+        """When the periodic full rescan is due (in the past: due now; None: never,
+        full_scan_hours is 0): full_scan_hours after the last one. A mapping never
+        fully scanned gets its first within its first full_scan_hours, at the start of
+        the hour whose number since the epoch equals its id modulo full_scan_hours,
+        so that mappings do not all rescan at once (on the first start after an
+        upgrade, or when several are created together); its first change detection
+        read both sides from the start already."""
+        hours = self.full_scan_hours
+        if not hours:
+            return None
+        if self.last_full_scan_at is not None:
+            return self.last_full_scan_at + timedelta(hours=hours)
+        hour = int(now.timestamp() // 3600)
+        slot = hour + (self.pk - hour) % hours
+        return datetime.fromtimestamp(slot * 3600, tz=UTC)
+
     def clean(self) -> None:
         problems = field_map_problems(self.field_map)
         if problems:
@@ -258,6 +303,9 @@ class NullsOrderIndex(models.Index):
         return super().create_sql(model, schema_editor, using=using, **kwargs)
 
 
+# The statuses "Process all artifacts" leaves alone: a sync a worker holds right now,
+# and one an operator chose to ignore (it stays ignored until someone retries it).
+REPROCESS_LEAVES = (SyncStatus.PROCESSING, SyncStatus.IGNORED)
 # What clearing an error sets (Clear Errors, and a success).
 NO_ERROR = {"error_message": "", "error_pattern": "", "error_detail": "", "error_at": None}
 # What giving a claim back sets.
@@ -430,6 +478,16 @@ class SynchronizationQuerySet(models.QuerySet):
             lost_count=0,
             retry_count=F("retry_count") + 1,
             updated_at=now,
+        )
+
+    def reprocess(self, now: datetime) -> list[int]:
+        """Any status but processing and ignored -> pending, due at once: "Process
+        all artifacts" (Planview Hub's action after a mapping changed). Unlike
+        retry() it is not a retry (the retry count stays) and ignored syncs stay
+        ignored; the attempts and lost processings start again, the error fields
+        stay for history (README, "Operating the error queue")."""
+        return self.exclude(status__in=REPROCESS_LEAVES)._changed(
+            status=SyncStatus.PENDING, next_retry_at=None, attempts=0, lost_count=0, updated_at=now
         )
 
     def clear(self, now: datetime, *, ignore_changes: bool = False) -> list[int]:

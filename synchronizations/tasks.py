@@ -9,7 +9,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import DatabaseError
 
-from synchronizations import jobs, operations
+from synchronizations import jobs, operations, rescans
 from synchronizations.engine import detect, health, process
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,13 @@ def dispatch_due_syncs() -> int:
 def reap_stuck_syncs() -> int:
     """Beat: puts back syncs whose worker died while processing them."""
     return process.reap_stuck()
+
+
+@shared_task
+def request_full_scans() -> int:
+    """Beat: requests the periodic full rescan of the mappings due for one
+    (rescans.request_due); returns how many."""
+    return len(rescans.request_due())
 
 
 @shared_task
