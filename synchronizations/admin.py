@@ -229,6 +229,7 @@ class SynchronizationAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
         "error_at",
         "retry_count",
         "attempts",
+        "lost_count",
         "next_retry_at",
         "ignore_changes",
         "last_processed_at",
