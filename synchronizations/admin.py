@@ -6,8 +6,9 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from accounts.roles import can_run_actions
-from synchronizations import operations
+from synchronizations import operations, rescans
 from synchronizations.engine import health
+from synchronizations.forms import ConfirmedSelectionForm
 from synchronizations.models import (
     LogEntry,
     Mapping,
@@ -84,15 +85,79 @@ class RepositoryAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+@admin.action(description="Process all artifacts", permissions=["run_actions"])
+def reprocess_mappings(modeladmin, request, queryset):
+    """Every sync of the selected mappings but those being processed or ignored back
+    to pending, as one Operation (operations.select_for_reprocess); always asks
+    first with the number, and acts on the syncs up to the bound it showed."""
+    shown = ConfirmedSelectionForm(request.POST)
+    max_id = shown.cleaned_data["max_id"] if shown.is_valid() else None
+    selection = operations.select_for_reprocess(queryset.values_list("pk", flat=True), max_id=max_id)
+    if not selection.ids:
+        modeladmin.message_user(
+            request,
+            "The selected mappings have no sync to process: every one is being processed or ignored (ignored "
+            "syncs stay ignored). Nothing was changed.",
+            messages.ERROR,
+        )
+        return None
+    label = Operation.Action.REPROCESS.label
+    if request.POST.get("confirmed") != "1" or max_id is None:
+        return TemplateResponse(
+            request,
+            "admin/synchronizations/confirm_action.html",
+            {
+                **modeladmin.admin_site.each_context(request),
+                "title": f"{label}: {len(selection.ids)} syncs?",
+                "label": label,
+                "count": len(selection.ids),
+                "description": (
+                    f"This puts the {len(selection.ids)} syncs of the selected mappings back to pending to be "
+                    "processed again: every sync but those being processed right now and ignored ones (which stay "
+                    "ignored). It is not counted as a retry."
+                ),
+                "hidden": {"max_id": selection.max_id},
+                "post": request.POST,
+                "opts": modeladmin.model._meta,
+            },
+        )
+    return _submitted(modeladmin, request, Operation.Action.REPROCESS, selection)
+
+
+@admin.action(description="Full rescan", permissions=["run_actions"])
+def rescan_mappings(modeladmin, request, queryset):
+    """Requests a full rescan of each selected mapping (rescans.request)."""
+    for mapping in queryset.select_related("left", "right"):
+        done = rescans.request(mapping, user=request.user, source=Operation.Source.ADMIN)
+        if done.queued:
+            modeladmin.message_user(request, f"Full rescan of '{mapping.name}' requested.", messages.SUCCESS)
+        else:
+            modeladmin.message_user(
+                request,
+                f"Full rescan of '{mapping.name}' requested; it runs at its next change detection, which waits: "
+                f"{done.waits}.",
+                messages.WARNING,
+            )
+
+
 @admin.register(Mapping)
 class MappingAdmin(admin.ModelAdmin):
-    list_display = ["name", "left", "left_scope", "right", "right_scope", "enabled", "last_detection_at"]
+    actions = [reprocess_mappings, rescan_mappings]
+    list_display = [
+        "name", "left", "left_scope", "right", "right_scope", "enabled", "last_detection_at", "last_full_scan_at",
+    ]  # fmt: skip
     list_filter = ["enabled", "conflict_policy"]
     list_select_related = ["left", "right"]
     search_fields = ["name", "left_scope", "right_scope"]
-    readonly_fields = ["left_cursor", "right_cursor", "last_detection_at", "last_detection_error"]
+    readonly_fields = [
+        "left_cursor", "right_cursor", "last_detection_at", "last_detection_error", "last_full_scan_at",
+        "rescan_requested_at",
+    ]  # fmt: skip
     # Mapping.clean() checks the field map and that no side overlaps another side
     # (Mapping.overlaps()); the form shows what is wrong.
+
+    def has_run_actions_permission(self, request) -> bool:
+        return can_run_actions(request.user)
 
 
 def _run_action(modeladmin, request, queryset, action: str) -> TemplateResponse | None:
@@ -118,6 +183,11 @@ def _run_action(modeladmin, request, queryset, action: str) -> TemplateResponse 
                 "opts": modeladmin.model._meta,
             },
         )
+    return _submitted(modeladmin, request, action, selection)
+
+
+def _submitted(modeladmin, request, action: str, selection: operations.Selection) -> None:
+    """Submits ``action`` on ``selection`` from the admin and says what became of it."""
     try:
         operation = operations.submit(action, selection, user=request.user, source=Operation.Source.ADMIN)
     except operations.ActionRefused as refusal:
@@ -171,6 +241,7 @@ class SynchronizationAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
         "error_at",
         "retry_count",
         "attempts",
+        "lost_count",
         "next_retry_at",
         "ignore_changes",
         "last_processed_at",

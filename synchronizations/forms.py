@@ -117,3 +117,36 @@ class SyncActionForm(forms.Form):
         ending by saying that nothing was changed."""
         text = " ".join(error for errors in self.errors.values() for error in errors)
         return text if text.endswith("Nothing was changed.") else f"{text} Nothing was changed."
+
+
+class ConfirmedSelectionForm(forms.Form):
+    """What a confirmation page for a fixed set of syncs (Process all artifacts of a
+    mapping) showed: the bound of the set, how many, and its fingerprint
+    (operations.Selection.digest), sent back with the confirmation. A bound this
+    page did not make is a form error."""
+
+    max_id = forms.CharField(required=False)
+    count = forms.CharField(required=False)
+    digest = forms.CharField(required=False)
+
+    def clean_max_id(self) -> int | None:
+        raw = self.cleaned_data["max_id"]
+        value = parse_int(raw, minimum=0, maximum=MAX_ID) if raw else None
+        if raw and value is None:
+            raise forms.ValidationError(f"The confirmation's bound {raw!r} is not one this page made.")
+        return value
+
+    def clean_count(self) -> int | None:
+        return parse_int(self.cleaned_data["count"] or "", minimum=0, maximum=MAX_ID)
+
+    def refusal(self) -> str:
+        """Why the confirmation was refused, ending by saying that nothing was changed."""
+        return " ".join(error for errors in self.errors.values() for error in errors) + " Nothing was changed."
+
+    def confirms(self, selection: "operations.Selection") -> bool:
+        """Whether the page confirmed exactly ``selection`` (same fingerprint)."""
+        return (
+            self.is_valid()
+            and self.cleaned_data["max_id"] is not None
+            and (self.cleaned_data["digest"] == selection.digest)
+        )

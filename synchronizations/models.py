@@ -4,7 +4,7 @@ of linked artifacts) they produce, their log, and the operator actions on them."
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.apps import apps
 from django.conf import settings
@@ -146,6 +146,18 @@ class MappingQuerySet(models.QuerySet):
         ]
         return sorted(rows, key=lambda row: (not row["paused"], -row["errors"], row["name"]))
 
+    def request_rescan(self, now: datetime) -> list[int]:
+        """Asks change detection for a full rescan of these mappings (both sides read
+        from the start): rescan_requested_at = ``now``, replacing a request still
+        waiting, so that a rescan already running when this one came does not answer
+        it. Returns the ids (sorted). One statement."""
+        return sorted(row[0] for row in update_returning(self.order_by(), ("id",), rescan_requested_at=now))
+
+    def full_scan_candidates(self) -> "MappingQuerySet":
+        """Enabled mappings with a periodic full scan (full_scan_hours above 0) and no
+        rescan requested yet: those whose Mapping.next_full_scan_at() has come are due."""
+        return self.filter(enabled=True, full_scan_hours__gt=0, rescan_requested_at__isnull=True)
+
 
 # Why two sides may not cover the same artifacts (Mapping.clean()).
 SCOPE_HELP = (
@@ -218,6 +230,39 @@ class Mapping(models.Model):
                 when = f" since {since:%Y-%m-%d %H:%M}" if since else ""
                 return f"Paused: repository '{repository.name}' is unhealthy{when}: {repository.unhealthy_reason}"
         return ""
+
+    def detection_waits(self, now: datetime) -> str:
+        """Why change detection of this mapping may not run now ("" when it may): the
+        mapping or one of its repositories is disabled, a repository is unhealthy
+        (paused), or a tracker asked us to wait (Retry-After). The conditions of
+        detect.mappings_due(), its interval aside. Reads left and right."""
+        if not self.enabled:
+            return "the mapping is disabled"
+        for repository in (self.left, self.right):
+            if not repository.enabled:
+                return f"repository '{repository.name}' is disabled"
+        if self.paused_reason:
+            return "the mapping is paused (" + self.paused_reason.removeprefix("Paused: ") + ")"
+        if self.detection_after and self.detection_after > now:
+            return f"a tracker asked us to wait until {timezone.localtime(self.detection_after):%Y-%m-%d %H:%M:%S}"
+        return ""
+
+    def next_full_scan_at(self, now: datetime) -> datetime | None:
+        """When the periodic full rescan is due (in the past: due now; None: never,
+        full_scan_hours is 0): full_scan_hours after the last one. A mapping never
+        fully scanned gets its first within its first full_scan_hours, at the start of
+        the hour whose number since the epoch equals its id modulo full_scan_hours,
+        so that mappings do not all rescan at once (on the first start after an
+        upgrade, or when several are created together); its first change detection
+        read both sides from the start already."""
+        hours = self.full_scan_hours
+        if not hours:
+            return None
+        if self.last_full_scan_at is not None:
+            return self.last_full_scan_at + timedelta(hours=hours)
+        hour = int(now.timestamp() // 3600)
+        slot = hour + (self.pk - hour) % hours
+        return datetime.fromtimestamp(slot * 3600, tz=UTC)
 
     def clean(self) -> None:
         """Refuses a field map with problems, and sides that overlap (see overlaps())."""
@@ -320,6 +365,9 @@ class NullsOrderIndex(models.Index):
         return super().create_sql(model, schema_editor, using=using, **kwargs)
 
 
+# The statuses "Process all artifacts" leaves alone: a sync a worker holds right now,
+# and one an operator chose to ignore (it stays ignored until someone retries it).
+REPROCESS_LEAVES = (SyncStatus.PROCESSING, SyncStatus.IGNORED)
 # What clearing an error sets (Clear Errors, and a success).
 NO_ERROR = {"error_message": "", "error_pattern": "", "error_detail": "", "error_at": None, "error_context": {}}
 # What giving a claim back sets.
@@ -394,11 +442,14 @@ class SynchronizationQuerySet(models.QuerySet):
 
     def claim(self, token: str, now: datetime) -> list[int]:
         """pending and due (no retry time, or it has come) -> processing, claimed by
-        job ``token``. A sync the same job already holds is taken again (the job was
-        delivered again after its worker died). Returns the ids claimed."""
+        ``token``, which names one delivery of one job (process.delivery_token()).
+        A sync already processing is never taken, not even by the same token: a job
+        delivered again while its first delivery still runs (a broker visibility
+        timeout shorter than the job) skips the syncs the first one holds, and the
+        syncs of a delivery that died come back through the reaper, counted as an
+        attempt (process.reap_stuck). Returns the ids claimed."""
         due = Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now)
-        claimable = Q(status=SyncStatus.PENDING) & due | Q(status=SyncStatus.PROCESSING, claimed_by=token)
-        return self.filter(claimable)._changed(
+        return self.filter(due, status=SyncStatus.PENDING)._changed(
             status=SyncStatus.PROCESSING,
             claimed_by=token,
             processing_started_at=now,
@@ -420,6 +471,7 @@ class SynchronizationQuerySet(models.QuerySet):
             recheck=False,
             last_processed_at=now,
             attempts=0,
+            lost_count=0,
             updated_at=now,
             **NO_ERROR,
             **UNCLAIMED,
@@ -434,6 +486,7 @@ class SynchronizationQuerySet(models.QuerySet):
         *,
         now: datetime,
         processed: bool = True,
+        lost: bool = False,
         context: dict | None = None,
         **changes,
     ) -> list[int]:
@@ -441,12 +494,16 @@ class SynchronizationQuerySet(models.QuerySet):
         it is computed), the detail, the time and ``context`` (what an operator
         needs to resolve it: conflicting fields, the deleted side; {} for none);
         one more failed attempt; any claim released. With ``processed`` (a worker
-        tried it), the last processed time is ``now`` too. ``changes``: what a
-        processing that wrote before failing saves as finish() would (keys,
-        fingerprints, baseline). Unlike the other methods it starts from any
-        status: the caller narrows the queryset to what may fail (the engine to
-        the syncs its job holds, ``claimed(token)``)."""
+        tried it), the last processed time is ``now`` too; with ``lost`` (the
+        reaper gives up on a sync whose processing was lost once too often), one
+        more lost processing. ``changes``: what a processing that wrote before
+        failing saves as finish() would (keys, fingerprints, baseline, versions).
+        Unlike the other methods it starts from any status: the caller narrows the
+        queryset to what may fail (the engine to the syncs its job holds,
+        ``claimed(token)``)."""
         also = {"last_processed_at": now} if processed else {}
+        if lost:
+            also["lost_count"] = F("lost_count") + 1
         return self._changed(
             status=SyncStatus.ERROR,
             error_message=message,
@@ -472,27 +529,52 @@ class SynchronizationQuerySet(models.QuerySet):
             **{f"{side}_key": key, f"{side}_url": url, f"{side}_version": version[:200]}
         )
 
-    def release(self, now: datetime, *, retry_at: datetime | None = None, failed_attempt: bool = False) -> list[int]:
+    def release(
+        self,
+        now: datetime,
+        *,
+        retry_at: datetime | None = None,
+        failed_attempt: bool = False,
+        lost: bool = False,
+    ) -> list[int]:
         """processing -> pending, the claim given back: due at ``retry_at`` (None: as
         soon as it is queued). With ``failed_attempt`` (a transient failure), the
-        attempt and retry counts go up by one. Used after a transient failure, for a
-        disabled mapping's syncs, and by the reaper for a lost worker's claims."""
-        counted = {"attempts": F("attempts") + 1, "retry_count": F("retry_count") + 1} if failed_attempt else {}
+        attempt and retry counts go up by one; ``lost`` (the reaper puts back a sync
+        whose processing was abandoned) is a failed attempt that also counts one more
+        lost processing (lost_count). Used after a transient failure, for a disabled
+        mapping's syncs, and by the reaper for a lost worker's claims."""
+        counted = {}
+        if failed_attempt or lost:
+            counted = {"attempts": F("attempts") + 1, "retry_count": F("retry_count") + 1}
+        if lost:
+            counted["lost_count"] = F("lost_count") + 1
         return self.filter(status=SyncStatus.PROCESSING)._changed(
             status=SyncStatus.PENDING, next_retry_at=retry_at, updated_at=now, **UNCLAIMED, **counted
         )
 
     def retry(self, now: datetime) -> list[int]:
         """Any status but processing -> pending, due at once: the operator's Retry.
-        The retry count goes up, the attempts start again, an ignored sync stops
-        ignoring changes; the error fields stay for history (README, "Operating the error queue")."""
+        The retry count goes up, the attempts (and lost processings) start again, an
+        ignored sync stops ignoring changes; the error fields stay for history
+        (README, "Operating the error queue")."""
         return self.exclude(status=SyncStatus.PROCESSING)._changed(
             status=SyncStatus.PENDING,
             ignore_changes=False,
             next_retry_at=None,
             attempts=0,
+            lost_count=0,
             retry_count=F("retry_count") + 1,
             updated_at=now,
+        )
+
+    def reprocess(self, now: datetime) -> list[int]:
+        """Any status but processing and ignored -> pending, due at once: "Process
+        all artifacts" (Planview Hub's action after a mapping changed). Unlike
+        retry() it is not a retry (the retry count stays) and ignored syncs stay
+        ignored; the attempts and lost processings start again, the error fields
+        stay for history (README, "Operating the error queue")."""
+        return self.exclude(status__in=REPROCESS_LEAVES)._changed(
+            status=SyncStatus.PENDING, next_retry_at=None, attempts=0, lost_count=0, updated_at=now
         )
 
     def clear(self, now: datetime, *, ignore_changes: bool = False) -> list[int]:
@@ -503,6 +585,7 @@ class SynchronizationQuerySet(models.QuerySet):
             ignore_changes=ignore_changes,
             next_retry_at=None,
             attempts=0,
+            lost_count=0,
             updated_at=now,
             **NO_ERROR,
         )

@@ -1,7 +1,8 @@
-"""Retry, Clear Errors and Clear Errors and Ignore Changes: the one place where
-operator actions change syncs (README, "Operating the error queue"). The web UI, the admin and the
-management commands all call these, so an action behaves the same wherever it
-starts, and each records an Operation and log entries naming the user.
+"""Retry, Clear Errors, Clear Errors and Ignore Changes, and Process all artifacts
+(of a mapping): the one place where operator actions change syncs (README,
+"Operating the error queue"). The web UI, the admin and the management commands
+all call these, so an action behaves the same wherever it starts, and each records
+an Operation and log entries naming the user.
 
 An action is submitted (its rule checked, its set of syncs fixed, an Operation
 recorded) and then run, in chunks, by a worker or at once. The set is fixed when it
@@ -22,7 +23,7 @@ from django.utils import timezone
 
 from synchronizations import jobs
 from synchronizations.engine import wording
-from synchronizations.models import LogEntry, Operation, Synchronization, SyncStatus
+from synchronizations.models import REPROCESS_LEAVES, LogEntry, Operation, Synchronization, SyncStatus
 
 # Syncs per statement when reading ids. (An operation applies its syncs in chunks
 # of SYNCWEB_OPERATION_CHUNK, one transaction each.)
@@ -89,6 +90,17 @@ def select_matching(queryset: QuerySet, filters: dict, max_id: int | None = None
         cursor.execute(sql, params)
         ids = sorted(row[0] for row in cursor.fetchall())
     return Selection(ids=ids, filters=filters, max_id=max_id)
+
+
+def select_for_reprocess(mapping_ids: Iterable[int], max_id: int | None = None) -> Selection:
+    """The syncs "Process all artifacts" acts on: every sync of the mappings
+    ``mapping_ids`` but those being processed or ignored (REPROCESS_LEAVES), bounded
+    by the highest sync id now (or by ``max_id``, the bound of a selection being
+    confirmed)."""
+    ids = sorted(set(mapping_ids))
+    queryset = Synchronization.objects.filter(mapping__in=ids).exclude(status__in=REPROCESS_LEAVES)
+    filters = {"mapping": ids[0] if len(ids) == 1 else ids, "status": "any but processing and ignored"}
+    return select_matching(queryset, filters, max_id=max_id)
 
 
 def not_in_error(ids: list[int], **context) -> list[int]:
@@ -251,6 +263,8 @@ def _apply(operation: Operation, ids: list[int], actor: str) -> Applied:
     action = operation.action
     if action == Operation.Action.RETRY:
         return apply_retry(ids, actor=actor, operation=operation)
+    if action == Operation.Action.REPROCESS:
+        return apply_reprocess(ids, actor=actor, operation=operation)
     if action == Operation.Action.RESOLVE:
         return apply_resolve(ids, operation.parameters.get("choices") or {}, actor=actor, operation=operation)
     if action in DELETED_ACTIONS:
@@ -299,6 +313,16 @@ def apply_retry(ids: list[int], *, actor: str, operation: Operation | None = Non
     _log(retried, wording.retry_requested(actor), actor, operation)
     jobs.queue_processing(retried)
     return Applied(done=len(retried), skipped=len(ids) - len(retried))
+
+
+def apply_reprocess(ids: list[int], *, actor: str, operation: Operation | None = None) -> Applied:
+    """Any status but processing and ignored -> pending
+    (SynchronizationQuerySet.reprocess: not counted as a retry), logged and queued
+    after commit; the others skipped. Call it inside a transaction."""
+    pending = Synchronization.objects.filter(pk__in=ids).reprocess(timezone.now())
+    _log(pending, wording.reprocess_requested(actor), actor, operation)
+    jobs.queue_processing(pending)
+    return Applied(done=len(pending), skipped=len(ids) - len(pending))
 
 
 def apply_clear(

@@ -9,7 +9,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import DatabaseError
 
-from synchronizations import jobs, operations
+from synchronizations import jobs, operations, rescans
 from synchronizations.engine import detect, health, process
 
 logger = logging.getLogger(__name__)
@@ -17,10 +17,12 @@ logger = logging.getLogger(__name__)
 
 @shared_task(bind=True, name=jobs.PROCESS_SYNCS)
 def process_syncs(self, sync_ids: list[int]) -> dict[str, int]:
-    """Processes several syncs one after the other. The task id is the claim of
-    each: the same message delivered again after its worker died takes over its own
-    claims. Returns how many ended in each status."""
-    return process.process_batch(sync_ids, token=self.request.id or "direct-batch")
+    """Processes several syncs one after the other. Each delivery claims them with a
+    token of its own (the task id and a nonce, process.process_batch): the same
+    message delivered again while the first delivery still runs skips the syncs that
+    one holds, and the syncs of a delivery whose worker died are put back by the
+    reaper, counted as an attempt. Returns how many ended in each status."""
+    return process.process_batch(sync_ids, self.request.id or "direct-batch")
 
 
 @shared_task(name=jobs.RUN_OPERATION)
@@ -54,6 +56,13 @@ def dispatch_due_syncs() -> int:
 def reap_stuck_syncs() -> int:
     """Beat: puts back syncs whose worker died while processing them."""
     return process.reap_stuck()
+
+
+@shared_task
+def request_full_scans() -> int:
+    """Beat: requests the periodic full rescan of the mappings due for one
+    (rescans.request_due); returns how many."""
+    return len(rescans.request_due())
 
 
 @shared_task

@@ -10,5 +10,7 @@ urlpatterns = [
     path("operations/<int:pk>/", views.operation_detail, name="operation_detail"),
     path("mappings/", views.mapping_list, name="mappings"),
     path("mappings/<int:pk>/", views.mapping_detail, name="mapping_detail"),
+    path("mappings/<int:pk>/reprocess/", views.mapping_reprocess, name="mapping_reprocess"),
+    path("mappings/<int:pk>/rescan/", views.mapping_rescan, name="mapping_rescan"),
     path("logs/", views.log_list, name="logs"),
 ]

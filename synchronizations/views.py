@@ -7,16 +7,26 @@ from django.contrib.auth.decorators import permission_required
 from django.core.paginator import EmptyPage, Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_tables2 import LazyPaginator, RequestConfig
 
 from accounts.roles import RUN_ACTIONS_PERMISSION, VIEW_PERMISSION, can_run_actions
-from synchronizations import operations
+from synchronizations import operations, rescans
 from synchronizations.engine import fieldmap
 from synchronizations.filters import LogFilter, SyncFilter
-from synchronizations.forms import SyncActionForm
-from synchronizations.models import LogCursor, LogEntry, Mapping, Operation, SyncCount, Synchronization, SyncStatus
+from synchronizations.forms import ConfirmedSelectionForm, SyncActionForm
+from synchronizations.models import (
+    REPROCESS_LEAVES,
+    LogCursor,
+    LogEntry,
+    Mapping,
+    Operation,
+    SyncCount,
+    Synchronization,
+    SyncStatus,
+)
 from synchronizations.tables import SyncTable
 from syncweb.inputs import parse_int
 
@@ -213,6 +223,8 @@ def mapping_list(request: HttpRequest) -> HttpResponse:
 @require_safe
 def mapping_detail(request: HttpRequest, pk: int) -> HttpResponse:
     mapping = get_object_or_404(Mapping.objects.select_related("left", "right"), pk=pk)
+    now = timezone.now()
+    next_full_scan_at = mapping.next_full_scan_at(now)
     return render(
         request,
         "synchronizations/mapping_detail.html",
@@ -221,8 +233,77 @@ def mapping_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "rules": fieldmap.describe(mapping.field_map),
             "counts": SyncStatus.tally(SyncCount.objects.filter(mapping=mapping).by_status()),
             "can_edit": request.user.is_staff and request.user.has_perm("synchronizations.change_mapping"),
+            "can_act": can_run_actions(request.user),
+            "next_full_scan_at": next_full_scan_at,
+            "full_scan_due": next_full_scan_at is not None and next_full_scan_at <= now,
         },
     )
+
+
+@permission_required(RUN_ACTIONS_PERMISSION, raise_exception=True)
+@require_http_methods(["GET", "HEAD", "POST"])
+def mapping_reprocess(request: HttpRequest, pk: int) -> HttpResponse:
+    """Process all artifacts of a mapping: GET asks, with the number of syncs it will
+    put back to pending; POST, with what that page showed (ConfirmedSelectionForm),
+    submits the Operation, or asks again when the set changed meanwhile. A mapping
+    with nothing to process is refused, changing nothing."""
+    mapping = get_object_or_404(Mapping, pk=pk)
+    form = ConfirmedSelectionForm(request.POST if request.method == "POST" else None)
+    if form.is_bound and not form.is_valid():
+        messages.error(request, form.refusal())
+        return redirect("mapping_reprocess", pk=mapping.pk)
+    shown = form.cleaned_data if form.is_bound else {}
+    selection = operations.select_for_reprocess([mapping.pk], max_id=shown.get("max_id"))
+    if not selection.ids:
+        messages.error(
+            request,
+            f"'{mapping.name}' has no sync to process: every one is being processed or ignored (ignored syncs stay "
+            "ignored; retry them from the Syncs tab). Nothing was changed.",
+        )
+        return redirect(mapping_detail, pk=mapping.pk)
+    if not form.confirms(selection):
+        left_alone = SyncCount.objects.filter(mapping=mapping).by_status()
+        return render(
+            request,
+            "synchronizations/confirm_reprocess.html",
+            {
+                "mapping": mapping,
+                "selection": selection,
+                "changed_from": shown.get("count"),
+                "left_alone": [(SyncStatus(status).label, left_alone.get(status, 0)) for status in REPROCESS_LEAVES],
+            },
+        )
+    operation = operations.submit(Operation.Action.REPROCESS, selection, user=request.user)
+    label = Operation.Action.REPROCESS.label
+    if operation.dispatched_at is None:
+        messages.warning(
+            request,
+            f"{label}: operation #{operation.pk} on {operation.total} sync(s) is recorded, but the job queue "
+            "(Redis) does not answer: it will run as soon as the queue is back.",
+        )
+    else:
+        messages.success(request, f"{label}: operation #{operation.pk} on {operation.total} sync(s) submitted.")
+    return redirect(operation)
+
+
+@permission_required(RUN_ACTIONS_PERMISSION, raise_exception=True)
+@require_http_methods(["GET", "HEAD", "POST"])
+def mapping_rescan(request: HttpRequest, pk: int) -> HttpResponse:
+    """Full rescan of a mapping: GET says what it does and asks; POST requests it
+    (rescans.request) and says whether change detection runs now or waits."""
+    mapping = get_object_or_404(Mapping.objects.select_related("left", "right"), pk=pk)
+    if request.method != "POST":
+        return render(request, "synchronizations/confirm_rescan.html", {"mapping": mapping})
+    done = rescans.request(mapping, user=request.user)
+    if done.queued:
+        messages.success(request, f"Full rescan of '{mapping.name}' requested: change detection reads both sides now.")
+    else:
+        messages.warning(
+            request,
+            f"Full rescan of '{mapping.name}' requested; it runs at the mapping's next change detection, which "
+            f"waits: {done.waits}.",
+        )
+    return redirect(mapping_detail, pk=mapping.pk)
 
 
 @permission_required(VIEW_PERMISSION, raise_exception=True)

@@ -212,6 +212,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "synchronizations.tasks.redispatch_operations",
         "schedule": max(SYNCWEB_TICK, min(10.0, SYNCWEB_OPERATION_STALL / 2)),
     },
+    # Requests the periodic full rescans that are due (Mapping.full_scan_hours, in
+    # hours: ten minutes late at most is soon enough).
+    "request-full-scans": {"task": "synchronizations.tasks.request_full_scans", "schedule": max(SYNCWEB_TICK, 600.0)},
 }
 # Syncs an operation applies per transaction. Each commit writes the index pages the
 # chunk touched; 5,000 at a time wrote a Retry of 100,000 syncs in error in a third

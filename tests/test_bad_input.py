@@ -40,6 +40,8 @@ PAGES = {
     "/sync/logs/": LOGS_PARAMS,
     "/sync/mappings/": ["x"],
     "/sync/mappings/{mapping}/": ["x"],
+    "/sync/mappings/{mapping}/reprocess/": ["x"],
+    "/sync/mappings/{mapping}/rescan/": ["x"],
     "/sync/operations/{operation}/": ["x"],
     "/sync/metrics/": PERIOD_PARAMS,
     "/sync/metrics/daily.json": PERIOD_PARAMS,

@@ -45,12 +45,12 @@ def test_one_statement_each(syncs, django_assert_num_queries):
             change()
 
 
-def test_claim_takes_pending_and_due_syncs_and_the_jobs_own(syncs):
+def test_claim_takes_pending_and_due_syncs_only(syncs):
     later = Synchronization.objects.create(
         mapping=syncs["ok"].mapping, left_key="A-9", status=SyncStatus.PENDING, next_retry_at=NOW + timedelta(hours=1)
     )
     assert all_syncs().claim("job-2", NOW) == [syncs["pending"].pk]
-    assert all_syncs().claim("job-1", NOW) == [syncs["processing"].pk]  # its own claim, taken again
+    assert all_syncs().claim("job-1", NOW) == []  # not even its own claim is taken again
     assert all_syncs().claim("job-3", NOW) == []
     assert Synchronization.objects.get(pk=later.pk).status == SyncStatus.PENDING  # not due yet
 

@@ -7,6 +7,7 @@ queueing goes through synchronizations.jobs. Nothing here imports Celery tasks."
 
 import logging
 import random
+import secrets
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -218,9 +219,16 @@ def _deleted_context(sync: Synchronization, exc: ArtifactDeleted) -> dict:
     return {"kind": "deleted", "side": side, "key": exc.key, "repository": exc.repository}
 
 
-def process_batch(sync_ids: list[int], token: str) -> dict[str, int]:
-    """Processes the syncs of one job one after the other (the token claims each);
-    returns how many ended in each status, "skipped" included."""
+def process_batch(sync_ids: list[int], job_id: str) -> dict[str, int]:
+    """Processes the syncs of one delivery of job ``job_id`` one after the other;
+    returns how many ended in each status, "skipped" included.
+
+    Each call is one delivery, with a claim token of its own: the job id (cut to
+    fit) and a random nonce, at most 64 characters (claimed_by). So a job the broker
+    delivers again while its first delivery still runs (a visibility timeout shorter
+    than the job) skips the syncs the first one holds, never processing a sync twice
+    at once; the syncs of a delivery that died come back through reap_stuck()."""
+    token = f"{job_id[:47]}/{secrets.token_hex(8)}"
     ended: dict[str, int] = {}
     for sync_id in sync_ids:
         status = process_sync(sync_id, token)
@@ -327,26 +335,45 @@ REAP_LIMIT = 1000
 
 
 def reap_stuck(timeout: timedelta | None = None) -> int:
-    """Puts back to pending the syncs left in processing longer than ``timeout``
-    (default SYNCWEB_PROCESSING_TIMEOUT; their worker died), and makes due again the
-    pending syncs whose job has waited that long (the message was lost); returns
-    how many syncs it put back."""
+    """Puts back the syncs left in processing longer than ``timeout`` (default
+    SYNCWEB_PROCESSING_TIMEOUT; their worker died or is stuck), and makes due again
+    the pending syncs whose job has waited that long (the message was lost).
+
+    A lost processing counts as a failed attempt (and one more in lost_count): the
+    sync goes back to pending with the usual backoff, or, at its
+    SYNCWEB_MAX_ATTEMPTS-th attempt, to the error queue saying how often its
+    processing was lost, so that a sync that kills its worker is not redelivered
+    for ever (README, "How syncing works"). At most REAP_LIMIT syncs a round;
+    returns how many it put back or gave up on."""
     timeout = timeout or timedelta(seconds=settings.SYNCWEB_PROCESSING_TIMEOUT)
+    limit = settings.SYNCWEB_MAX_ATTEMPTS
     now = timezone.now()
     cutoff = now - timeout
     Synchronization.objects.filter(next_retry_at__isnull=True, updated_at__lt=cutoff).make_due(now)
     stuck = Synchronization.objects.filter(status=SyncStatus.PROCESSING, processing_started_at__lt=cutoff)
+    # Syncs with as many attempts and lost processings so far share a fate and a
+    # message: one UPDATE and one INSERT of log entries per group.
+    groups: dict[tuple[int, int], list[int]] = {}
+    for pk, attempts, lost in stuck.order_by("pk").values_list("pk", "attempts", "lost_count")[:REAP_LIMIT]:
+        groups.setdefault((attempts, lost), []).append(pk)
+    reaped = 0
     with transaction.atomic():
-        reaped = stuck.filter(pk__in=Subquery(stuck.order_by("pk").values("pk")[:REAP_LIMIT])).release(
-            now, retry_at=now
-        )
-        LogEntry.objects.add_for_syncs(
-            reaped,
-            wording.processing_lost(timeout.total_seconds()),
-            level=LogEntry.Level.WARNING,
-            at=now,
-        )
-    return len(reaped)
+        for (attempts, lost), ids in sorted(groups.items()):
+            # Still as read: one that finished or was reaped meanwhile is left alone.
+            group = stuck.filter(pk__in=ids, attempts=attempts, lost_count=lost)
+            attempt = attempts + 1
+            if attempt >= limit:
+                message = wording.processing_lost_gave_up(lost + 1, attempt)
+                changed = group.fail(message, now=now, processed=False, lost=True)
+                level = LogEntry.Level.ERROR
+            else:
+                delay = backoff(attempt)
+                changed = group.release(now, retry_at=now + delay, lost=True)
+                message = wording.processing_lost(timeout.total_seconds(), attempt, limit, delay.total_seconds())
+                level = LogEntry.Level.WARNING
+            LogEntry.objects.add_for_syncs(changed, message, level=level, at=now)
+            reaped += len(changed)
+    return reaped
 
 
 def queue_due(limit: int = 5000) -> int:

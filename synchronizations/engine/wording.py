@@ -110,8 +110,33 @@ def processing_failed(error: str) -> str:
     return f"Processing failed: {error}"
 
 
-def processing_lost(timeout_seconds: float) -> str:
-    return f"Processing did not finish within {timeout_seconds:.0f} s (worker lost?); queued again."
+def processing_lost(timeout_seconds: float, attempt: int, limit: int, delay_seconds: float) -> str:
+    return (
+        f"Processing was lost (its worker stopped or did not finish within {timeout_seconds:.0f} s): "
+        f"attempt {attempt} of {limit}. Next attempt in {delay_seconds:.0f} s."
+    )
+
+
+def processing_lost_gave_up(lost: int, attempts: int) -> str:
+    """The error of a sync the reaper gives up on: its processing was lost ``lost``
+    times, and ``attempts`` attempts (lost or failed) were made in all."""
+    times = "once" if lost == 1 else f"{lost} times"
+    return (
+        f"Processing was lost {times} (its worker stopped or exceeded the processing timeout); "
+        f"gave up after {attempts} attempts."
+    )
+
+
+def reprocess_requested(actor: str) -> str:
+    return f"Processing of all artifacts requested by {actor}."
+
+
+def rescan_requested(actor: str) -> str:
+    return f"Full rescan requested by {actor}: change detection reads both sides from the start."
+
+
+def full_scan_due(hours: int) -> str:
+    return f"Periodic full rescan (every {hours} h) requested: change detection reads both sides from the start."
 
 
 def retry_requested(actor: str) -> str:

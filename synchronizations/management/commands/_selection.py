@@ -30,6 +30,27 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{UNITS[match[2]]: amount})
 
 
+def find_mapping(text: str, option: str = "--mapping") -> Mapping:
+    """The mapping whose id or exact name is ``text``; CommandError, naming
+    ``option``, when it is empty or there is none."""
+    if not text.strip():
+        raise CommandError(f"{option} is empty: give a mapping's id or exact name. Nothing was changed.")
+    mapping = Mapping.objects.filter(Q(name=text) | Q(pk=parse_id(text))).first()
+    if mapping is None:
+        raise CommandError(f"No mapping with the id or name {text!r}.")
+    return mapping
+
+
+def find_user(username: str | None):
+    """The user named ``username`` (None: nobody named); CommandError if there is none."""
+    if not username:
+        return None
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise CommandError(f"No user {username!r}.")
+    return user
+
+
 class SelectionCommand(BaseCommand):
     verb = ""  # "Retry", "Clear errors of"
 
@@ -61,10 +82,7 @@ class SelectionCommand(BaseCommand):
                 flag = "--" + option.replace("_", "-")
                 raise CommandError(f"{flag} is empty: give a value, or leave the option out. Nothing was changed.")
         if options["mapping"]:
-            name = options["mapping"]
-            mapping = Mapping.objects.filter(Q(name=name) | Q(pk=parse_id(name))).first()
-            if mapping is None:
-                raise CommandError(f"No mapping with the id or name {name!r}.")
+            mapping = find_mapping(options["mapping"])
             queryset = queryset.filter(mapping=mapping)
             filters["mapping"] = mapping.pk
         if options["older_than"]:
@@ -84,11 +102,7 @@ class SelectionCommand(BaseCommand):
         return queryset, filters
 
     def handle(self, *args, **options):
-        user = None
-        if options["user"]:
-            user = get_user_model().objects.filter(username=options["user"]).first()
-            if user is None:
-                raise CommandError(f"No user {options['user']!r}.")
+        user = find_user(options["user"])
         queryset, filters = self.selection(options)
         selection = operations.select_matching(queryset, filters)
         count = len(selection.ids)
