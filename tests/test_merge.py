@@ -268,3 +268,17 @@ def test_a_created_key_is_recorded_before_the_sync_finishes(mapping, left, right
     monkeypatch.setattr(process, "finish", finish)
     process.process_sync(sync.pk, "job-1")
     assert seen["right_key"].startswith("R-")
+
+
+def test_a_failed_sync_keeps_the_versions_it_read_so_a_reread_leaves_it_in_error(mapping, left, right, linked):
+    sync, left_key, right_key = linked
+    set_repository(mapping.right, allowed={"severity": ["Major"]})
+    edit(left, left_key, priority="Low")  # Minor: refused by the right side
+    detect_changes(mapping.pk)
+    edit(left, left_key, title="Edited after detection")  # processing reads a newer version than detection saw
+    process_pending()
+    sync.refresh_from_db()
+    assert sync.status == SyncStatus.ERROR
+    assert (sync.left_version, sync.right_version) == (left.get(left_key).version, right.get(right_key).version)
+    Mapping.objects.filter(pk=mapping.pk).update(left_cursor="", right_cursor="")  # read everything again
+    assert detect_changes(mapping.pk).changed == 0

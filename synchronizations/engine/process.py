@@ -304,9 +304,11 @@ def fail_permanent(
     """A failure that will repeat until someone changes something: the error queue,
     with ``context`` (what an operator needs to resolve it: the conflicting fields,
     the deleted side) and, when writes were made before the failure (a conflict
-    after carrying the other fields), ``outcome``'s changes and log lines saved too."""
+    after carrying the other fields), ``outcome``'s changes and log lines saved too.
+    ``seen``: the versions planning read, so that change detection sends the sync
+    back only on a later edit, not on a re-read of what failed."""
     now = timezone.now()
-    changes = outcome.changes if outcome else {}
+    changes = outcome.changes if outcome else dict(seen or {})
     with transaction.atomic():
         failed = (
             Synchronization.objects.filter(pk=sync.pk)
