@@ -54,3 +54,28 @@ def record(*, mapping_id: int, kind: str, sync_id: int | None, when: datetime) -
         except IntegrityError:  # created by another worker meanwhile
             HourlyRollup.objects.filter(hour=hour, mapping_id=mapping_id).update(**bump)
     return event
+
+
+def record_many(events: list[tuple[int, str, int | None]], when: datetime) -> None:
+    """Several successful propagations at ``when``, each (mapping id, kind, sync id):
+    the events in one INSERT, and one rollup change per mapping, in the caller's
+    transaction. What record() does for one, for a job's syncs together."""
+    if not events:
+        return
+    SyncEvent.objects.bulk_create(
+        SyncEvent(occurred_at=when, kind=kind, mapping_id=mapping_id, sync_id=sync_id)
+        for mapping_id, kind, sync_id in events
+    )
+    hour = floor_hour(when)
+    counts: dict[int, dict[str, int]] = {}
+    for mapping_id, kind, _ in events:
+        column = "created" if kind == EventKind.CREATED else "updated"
+        counts.setdefault(mapping_id, {"created": 0, "updated": 0})[column] += 1
+    for mapping_id, added in counts.items():
+        bump = {column: F(column) + n for column, n in added.items() if n}
+        if not HourlyRollup.objects.filter(hour=hour, mapping_id=mapping_id).update(**bump):
+            try:
+                with transaction.atomic():
+                    HourlyRollup.objects.create(hour=hour, mapping_id=mapping_id, **added)
+            except IntegrityError:  # created by another worker meanwhile
+                HourlyRollup.objects.filter(hour=hour, mapping_id=mapping_id).update(**bump)

@@ -208,16 +208,16 @@ def test_a_change_during_processing_is_processed_again(mapping, left, right, mon
     edit(left, artifact.key, status="Done")
     detect_changes(mapping.pk)
     sync = Synchronization.objects.get()
-    write = SandboxConnector.update
+    write = SandboxConnector.update_many
 
-    def write_while_someone_edits(connector, key, fields, version):
+    def write_while_someone_edits(connector, changes):
         monkeypatch.undo()  # once
         edit(left, artifact.key, title="Renamed")
         detect_changes(mapping.pk)  # sees the edit while the job holds the sync
         assert Synchronization.objects.get().recheck is True
-        return write(connector, key, fields, version)
+        return write(connector, changes)
 
-    monkeypatch.setattr(SandboxConnector, "update", write_while_someone_edits)
+    monkeypatch.setattr(SandboxConnector, "update_many", write_while_someone_edits)
     assert run(sync.pk, "job") == SyncStatus.PENDING
     assert run(sync.pk, "job-2") == SyncStatus.OK
     assert right.get(sync.right_key).fields["title"] == "Renamed"

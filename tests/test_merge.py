@@ -261,9 +261,9 @@ def test_a_created_key_is_recorded_before_the_sync_finishes(mapping, left, right
     seen = {}
     real_finish = process.finish
 
-    def finish(sync_, token, outcome):
-        seen["right_key"] = Synchronization.objects.get(pk=sync_.pk).right_key
-        return real_finish(sync_, token, outcome)
+    def finish(succeeded, token):
+        seen["right_key"] = Synchronization.objects.get(pk=succeeded[0][0].pk).right_key
+        return real_finish(succeeded, token)
 
     monkeypatch.setattr(process, "finish", finish)
     process.process_sync(sync.pk, "job-1")

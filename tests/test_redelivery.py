@@ -49,7 +49,9 @@ def created_entries(mapping):
 
 def test_each_delivery_claims_with_a_token_of_its_own_that_fits(monkeypatch):
     tokens = []
-    monkeypatch.setattr(process, "process_sync", lambda sync_id, token: tokens.append(token) or "skipped")
+    monkeypatch.setattr(
+        process, "process_claimed", lambda ids, token: tokens.append(token) or dict.fromkeys(ids, "skipped")
+    )
     long_id = "x" * 200  # a task id may be anything a client chose
     for job_id in ("3f0c2b1e-0000-4000-8000-000000000001", "3f0c2b1e-0000-4000-8000-000000000001", long_id):
         process.process_batch([1], job_id)
@@ -61,10 +63,10 @@ def test_each_delivery_claims_with_a_token_of_its_own_that_fits(monkeypatch):
 
 def test_a_second_delivery_of_the_same_job_skips_what_the_first_holds(mapping, left, right, monkeypatch):
     """The second delivery (same task id) runs while the first is in the middle of
-    writing the first sync's counterpart: it leaves that sync to the first, and the
-    first then finds the others done. Each sync processed once."""
+    writing the counterparts: it leaves the syncs the first holds to the first.
+    Each sync processed once."""
     ids = new_syncs(mapping, left, 3)
-    create = SandboxConnector.create
+    create = SandboxConnector.create_many
     second: dict = {}
 
     def create_while_delivered_again(connector, scope, fields):
@@ -72,10 +74,10 @@ def test_a_second_delivery_of_the_same_job_skips_what_the_first_holds(mapping, l
         second.update(process.process_batch(ids, "task-1"))
         return create(connector, scope, fields)
 
-    monkeypatch.setattr(SandboxConnector, "create", create_while_delivered_again)
+    monkeypatch.setattr(SandboxConnector, "create_many", create_while_delivered_again)
     first = process.process_batch(ids, "task-1")
-    assert second == {"skipped": 1, SyncStatus.OK: 2}
-    assert first == {SyncStatus.OK: 1, "skipped": 2}
+    assert second == {"skipped": 3}
+    assert first == {SyncStatus.OK: 3}
     assert set(Synchronization.objects.values_list("status", flat=True)) == {SyncStatus.OK}
     assert SandboxArtifact.objects.filter(repository=mapping.right).count() == 3
     assert created_entries(mapping).count() == 3

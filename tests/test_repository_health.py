@@ -89,7 +89,7 @@ def test_a_transient_failure_waits_at_least_what_the_tracker_asked(mapping, left
     def slow_down(self, scope, fields):
         raise TransientError("rate limited", retry_after=600)
 
-    monkeypatch.setattr(type(left), "create", slow_down)
+    monkeypatch.setattr(type(left), "create_many", slow_down)
     before = timezone.now()
     assert process.process_sync(ids[0], "job-1") == SyncStatus.PENDING
     sync = Synchronization.objects.get(pk=ids[0])

@@ -55,6 +55,28 @@ class Connector(ABC):
         """Write ``fields`` (others are kept) if the artifact is still at ``version``;
         ConflictError if it changed since it was read."""
 
+    # --- several at once: the engine processes a job's syncs together ----------------
+
+    def get_many(self, keys: list[str]) -> dict:
+        """Each of ``keys`` read: {key: Artifact, or the SyncError reading it raised
+        (ArtifactDeleted for one that is gone)}. The default calls get() per key;
+        a connector whose tracker lists several artifacts in one call overrides it.
+        An error of the call as a whole (unreachable, credentials refused) may be
+        raised instead: the engine gives it to every key."""
+        return _each(keys, self.get)
+
+    def create_many(self, scope: str, fields: list[dict]) -> list:
+        """create() of each of ``fields`` in ``scope``, in order: a list of the
+        Artifact created or the SyncError that refused it. The default calls
+        create() one by one. A whole-call error may be raised, as for get_many()."""
+        return list(_each(range(len(fields)), lambda index: self.create(scope, fields[index])).values())
+
+    def update_many(self, changes: list[tuple[str, dict, str]]) -> list:
+        """update() of each (key, fields, version) of ``changes``, in order: a list of
+        the Artifact written or the SyncError that refused it (ConflictError when it
+        changed since it was read). The default calls update() one by one."""
+        return list(_each(range(len(changes)), lambda index: self.update(*changes[index])).values())
+
     @abstractmethod
     def url(self, key: str) -> str:
         """Where a person sees the artifact."""
@@ -88,3 +110,15 @@ class Connector(ABC):
         only; connectors that can tell scopes and fields apart override it."""
         self.ping()
         return []
+
+
+def _each(items, call) -> dict:
+    """{item: call(item), or the SyncError it raised}. Other exceptions (bugs) are
+    kept too, so that one artifact's bug does not take the others' results away."""
+    results = {}
+    for item in items:
+        try:
+            results[item] = call(item)
+        except Exception as exc:  # given back per item; the engine decides
+            results[item] = exc
+    return results

@@ -108,20 +108,32 @@ def merge_context(sync: Synchronization) -> merge.Context:
     )
 
 
-def plan(sync: Synchronization, connectors: dict[str, Connector], seen: dict[str, str] | None = None) -> Plan:
+def plan(
+    sync: Synchronization,
+    connectors: dict[str, Connector],
+    seen: dict[str, str] | None = None,
+    prefetched: dict[str, dict] | None = None,
+) -> Plan:
     """Reads both sides of ``sync`` and decides, field by field, what to write where
-    (engine/merge.py). Reads only; ``seen`` (if given) receives the version of each
-    side as read, {"left_version": ..., ...}, even when planning then fails.
-    Raises the connectors' errors (ArtifactDeleted for a side that is gone),
-    PermanentError when neither side exists, merge.MissingField and UnmappableValue."""
+    (engine/merge.py). Reads only; ``prefetched`` ({side: {key: Artifact or the
+    error reading it}}, from Connector.get_many) spares a call per side, and
+    ``seen`` (if given) receives the version of each side as read,
+    {"left_version": ...}, even when planning then fails. Raises the connectors'
+    errors (ArtifactDeleted for a side that is gone), PermanentError when neither
+    side exists, merge.MissingField and UnmappableValue."""
     keys = {LEFT: sync.left_key, RIGHT: sync.right_key}
     if not keys[LEFT] and not keys[RIGHT]:
         raise PermanentError("The sync has no artifact on either side.")
     read: Sides = {}
     for side in (LEFT, RIGHT):
-        read[side] = connectors[side].get(keys[side]) if keys[side] else None
-        if read[side] is not None and seen is not None:
-            seen[f"{side}_version"] = read[side].version[:200]
+        got = (prefetched or {}).get(side, {}).get(keys[side]) if keys[side] else None
+        if keys[side] and got is None:
+            got = connectors[side].get(keys[side])
+        if isinstance(got, BaseException):
+            raise got
+        read[side] = got
+        if got is not None and seen is not None:
+            seen[f"{side}_version"] = got.version[:200]
     merged = merge.merge(read, merge_context(sync))
     writes = {side: fields for side, fields in merged.writes.items() if fields or read[side] is None}
     if not writes and not merged.conflicts and not merged.messages:
@@ -129,41 +141,111 @@ def plan(sync: Synchronization, connectors: dict[str, Connector], seen: dict[str
     return Plan(read, writes, tuple(merged.messages), tuple(merged.conflicts))
 
 
-def apply(plan: Plan, sync: Synchronization, connectors: dict[str, Connector], token: str = "") -> Outcome:
-    """Carries ``plan`` out: creates the side that does not exist yet (recording its
-    key at once, in its own commit, so that change detection knows it before the
-    sync finishes) or updates each side that has fields to write, and says what to
-    save and log. Raises the connectors' errors (ConflictError when a side changed
-    since it was read) and ClaimLost when the sync was taken over before a created
-    key could be recorded."""
-    mapping: Mapping = sync.mapping
+@dataclass
+class _Applying:
+    """One sync's plan being carried out: the artifacts as they are now, the log
+    lines, the event, and the error that stopped it (if one did)."""
+
+    sync: Synchronization
+    plan: Plan
+    seen: dict
+    after: dict
+    messages: list
+    event: str | None = None
+    error: BaseException | None = None
+
+
+def apply(planned: list[tuple[Synchronization, Plan, dict]], connectors: dict[str, Connector], token: str) -> dict:
+    """Carries out the plans of several syncs of one mapping, side by side, with
+    the connectors' *_many calls: the creates of a side together (their keys
+    recorded at once, in one short commit, so that change detection knows the new
+    artifacts before the syncs finish), then its updates. Returns {sync id:
+    Outcome, or the error that stopped it (a connector's error; ClaimLost when the
+    sync was taken over before its created key could be recorded)}. A sync whose
+    write on one side failed writes nothing on the other."""
+    if not planned:
+        return {}
+    mapping: Mapping = planned[0][0].mapping
     repository = {LEFT: mapping.left, RIGHT: mapping.right}
-    messages = list(plan.messages)
-    after = dict(plan.read)
-    event = None
-    for side, fields in plan.writes.items():
-        current = plan.read[side]
+    work = [
+        _Applying(sync, decided, seen, dict(decided.read), list(decided.messages)) for sync, decided, seen in planned
+    ]
+    for side in (LEFT, RIGHT):
         source = merge.other(side)
-        origin = wording.origin(plan.read[source].key, repository[source].name)
-        if current is None:
+        creates = [
+            item for item in work if item.error is None and side in item.plan.writes and item.after[side] is None
+        ]
+        updates = [item for item in work if item.error is None and side in item.plan.writes and item.after[side]]
+        if creates:
             scope = mapping.right_scope if side == RIGHT else mapping.left_scope
-            written = connectors[side].create(scope, fields)
-            if token and not Synchronization.objects.filter(pk=sync.pk).claimed(token).record_created(
-                side, written.key, written.url, written.version
-            ):
-                logger.warning("sync %s: claim lost after creating %s; it is not linked", sync.pk, written.key)
-                raise ClaimLost
-            event = EventKind.CREATED
-            messages.append((LogEntry.Level.INFO, wording.created(written.key, repository[side].name, origin)))
-        else:
-            written = connectors[side].update(current.key, fields, current.version)
-            event = event or EventKind.UPDATED
-            changed = [name for name, value in fields.items() if current.fields.get(name) != value]
-            messages.append((LogEntry.Level.INFO, wording.updated(written.key, repository[side].name, origin, changed)))
-        after[side] = written
-    changes = _remembered(after, mapping.field_map)
-    changes["synced"] = merge.baseline(mapping.field_map, after, sync.synced or {}, list(plan.conflicts))
-    return Outcome(changes, messages, event)
+            fields = [item.plan.writes[side] for item in creates]
+            made = _each_or_error(connectors[side].create_many, scope, fields, count=len(creates))
+            done = {
+                item.sync.pk: result for item, result in zip(creates, made, strict=True) if isinstance(result, Artifact)
+            }
+            recorded = set(
+                Synchronization.objects.filter(pk__in=list(done))
+                .claimed(token)
+                .record_created_many(side, {pk: (a.key, a.url, a.version) for pk, a in done.items()})
+            )
+            for item, result in zip(creates, made, strict=True):
+                if not isinstance(result, Artifact):
+                    item.error = result
+                    continue
+                if item.sync.pk not in recorded:
+                    logger.warning("sync %s: claim lost after creating %s; it is not linked", item.sync.pk, result.key)
+                    item.error = ClaimLost()
+                    continue
+                origin = wording.origin(item.plan.read[source].key, repository[source].name)
+                item.messages.append((LogEntry.Level.INFO, wording.created(result.key, repository[side].name, origin)))
+                item.after[side], item.event = result, EventKind.CREATED
+        if updates:
+            changes = [(item.after[side].key, item.plan.writes[side], item.after[side].version) for item in updates]
+            written = _each_or_error(connectors[side].update_many, changes, count=len(updates))
+            for item, result in zip(updates, written, strict=True):
+                if not isinstance(result, Artifact):
+                    item.error = result
+                    continue
+                current, fields = item.after[side], item.plan.writes[side]
+                changed = [name for name, value in fields.items() if current.fields.get(name) != value]
+                origin = wording.origin(item.plan.read[source].key, repository[source].name)
+                item.messages.append(
+                    (LogEntry.Level.INFO, wording.updated(result.key, repository[side].name, origin, changed))
+                )
+                item.after[side], item.event = result, item.event or EventKind.UPDATED
+    results: dict = {}
+    for item in work:
+        if item.error is not None:
+            results[item.sync.pk] = item.error
+            continue
+        changes = _remembered(item.after, mapping.field_map)
+        changes["synced"] = merge.baseline(
+            mapping.field_map, item.after, item.sync.synced or {}, list(item.plan.conflicts)
+        )
+        results[item.sync.pk] = Outcome(changes, item.messages, item.event)
+    return results
+
+
+def _each_or_error(method, *args, count: int) -> list:
+    """``method(*args)``'s list of per-item results, or, when the call failed as a
+    whole (unreachable, credentials refused, a bug), that error for each of
+    ``count`` items."""
+    try:
+        return list(method(*args))
+    except Exception as exc:  # the whole call failed: each item gets the failure
+        return [exc] * count
+
+
+def _read_many(connector: Connector, keys: list[str]) -> dict:
+    """Connector.get_many() of the non-empty ``keys``; when the call fails as a
+    whole, that error for each key."""
+    keys = [key for key in keys if key]
+    if not keys:
+        return {}
+    try:
+        return connector.get_many(keys)
+    except Exception as exc:  # the whole call failed: each key gets the failure
+        return dict.fromkeys(keys, exc)
 
 
 def process_sync(sync_id: int, token: str) -> str:
@@ -171,57 +253,12 @@ def process_sync(sync_id: int, token: str) -> str:
     in, or "skipped" when it was not pending (or not due yet), its mapping is
     disabled or paused, a repository refused our credentials (the sync waits,
     pending, and the repository is marked unhealthy), or another job took it over."""
-    now = timezone.now()
-    if not Synchronization.objects.filter(pk=sync_id).claim(token, now):
-        return "skipped"
-    sync = Synchronization.objects.select_related("mapping__left", "mapping__right").get(pk=sync_id)
-    if not sync.mapping.enabled or sync.mapping.paused_reason:
-        # A disabled or paused mapping's syncs wait, pending, until it is enabled
-        # again (the reaper queues them then) or its repository is healthy again
-        # (health.resume queues them then).
-        Synchronization.objects.filter(pk=sync_id).claimed(token).release(now)
-        return "skipped"
-    seen: dict[str, str] = {}  # the versions read, kept with an error (detection compares them)
-    try:
-        connectors = connectors_of(sync.mapping)
-        decided = plan(sync, connectors, seen)  # reads only
-        # The trackers' writes happen outside any database transaction (they cannot
-        # be rolled back); a created key is recorded at once, and the rest is saved
-        # together with the log once every write succeeded.
-        outcome = apply(decided, sync, connectors, token)
-        if decided.conflicts:
-            raise Conflicted(outcome, decided.conflicts)
-        with transaction.atomic():
-            return finish(sync, token, outcome)
-    except ClaimLost:
-        logger.warning("sync %s: claim lost to another job", sync_id)
-        return "skipped"
-    except TransientError as exc:
-        return fail_transient(sync, token, exc, seen=seen)
-    except RepositoryError as exc:
-        health.repository_refused(sync.mapping, exc)
-        Synchronization.objects.filter(pk=sync_id).claimed(token).release(timezone.now())
-        return "skipped"
-    except Conflicted as exc:
-        return fail_permanent(sync, token, exc, context=exc.context, outcome=exc.outcome)
-    except ArtifactDeleted as exc:
-        return fail_permanent(sync, token, exc, context=_deleted_context(sync, exc), seen=seen)
-    except SyncError as exc:
-        return fail_permanent(sync, token, exc, seen=seen)
-    except Exception as exc:  # a bug, or a connector raising something unexpected
-        logger.exception("sync %s: unexpected error", sync_id)
-        return fail_permanent(sync, token, PermanentError(f"Unexpected error: {exc!r}", traceback.format_exc()))
-
-
-def _deleted_context(sync: Synchronization, exc: ArtifactDeleted) -> dict:
-    """Which side of ``sync`` is gone, for the operator's Recreate / Unlink."""
-    side = LEFT if exc.key == sync.left_key else RIGHT
-    return {"kind": "deleted", "side": side, "key": exc.key, "repository": exc.repository}
+    return process_claimed([sync_id], token)[sync_id]
 
 
 def process_batch(sync_ids: list[int], job_id: str) -> dict[str, int]:
-    """Processes the syncs of one delivery of job ``job_id`` one after the other;
-    returns how many ended in each status, "skipped" included.
+    """Processes the syncs of one delivery of job ``job_id`` together
+    (process_claimed); returns how many ended in each status, "skipped" included.
 
     Each call is one delivery, with a claim token of its own: the job id (cut to
     fit) and a random nonce, at most 64 characters (claimed_by). So a job the broker
@@ -230,10 +267,102 @@ def process_batch(sync_ids: list[int], job_id: str) -> dict[str, int]:
     at once; the syncs of a delivery that died come back through reap_stuck()."""
     token = f"{job_id[:47]}/{secrets.token_hex(8)}"
     ended: dict[str, int] = {}
-    for sync_id in sync_ids:
-        status = process_sync(sync_id, token)
+    for status in process_claimed(sync_ids, token).values():
         ended[status] = ended.get(status, 0) + 1
     return ended
+
+
+def process_claimed(sync_ids: list[int], token: str) -> dict[int, str]:
+    """Processes ``sync_ids`` as job ``token``, set-based: one statement claims them
+    all, one reads them, each mapping's connectors read both sides of all its syncs
+    at once (get_many) and write them side by side (create_many, update_many), and
+    the successes are saved, logged and counted with one statement each. Failures
+    take the path of one sync (fail_transient, fail_permanent). Returns {sync id:
+    the status it ended in, or "skipped"}, for every id asked for."""
+    now = timezone.now()
+    ids = list(dict.fromkeys(sync_ids))
+    claimed = set(Synchronization.objects.filter(pk__in=ids).claim(token, now))
+    ended = {pk: "skipped" for pk in ids if pk not in claimed}
+    if claimed:
+        syncs = Synchronization.objects.select_related("mapping__left", "mapping__right").filter(pk__in=claimed)
+        by_mapping: dict[int, list[Synchronization]] = {}
+        for sync in syncs.order_by("pk"):
+            by_mapping.setdefault(sync.mapping_id, []).append(sync)
+        for group in by_mapping.values():
+            ended.update(_process_mapping(group, token, now))
+    return {pk: ended[pk] for pk in ids}
+
+
+def _process_mapping(syncs: list[Synchronization], token: str, now) -> dict[int, str]:
+    """process_claimed() for the claimed syncs of one mapping."""
+    mapping: Mapping = syncs[0].mapping
+    if not mapping.enabled or mapping.paused_reason:
+        # A disabled or paused mapping's syncs wait, pending, until it is enabled
+        # again (the reaper queues them then) or its repository is healthy again
+        # (health.resume queues them then).
+        Synchronization.objects.filter(pk__in=[sync.pk for sync in syncs]).claimed(token).release(now)
+        return {sync.pk: "skipped" for sync in syncs}
+    ended: dict[int, str] = {}
+    try:
+        connectors = connectors_of(mapping)
+    except Exception as exc:  # no connector for the kind, or a bug: each sync fails with it
+        return {sync.pk: _failed(sync, token, exc, {}) for sync in syncs}
+    prefetched = {
+        side: _read_many(connectors[side], [getattr(sync, f"{side}_key") for sync in syncs]) for side in (LEFT, RIGHT)
+    }
+    planned = []
+    for sync in syncs:
+        seen: dict[str, str] = {}  # the versions read, kept with an error (detection compares them)
+        try:
+            planned.append((sync, plan(sync, connectors, seen, prefetched), seen))
+        except Exception as exc:
+            ended[sync.pk] = _failed(sync, token, exc, seen)
+    # The trackers' writes happen outside any database transaction (they cannot be
+    # rolled back); created keys are recorded at once, and the rest is saved together
+    # with the log once every write of a sync succeeded.
+    results = apply(planned, connectors, token)
+    succeeded = []
+    for sync, decided, seen in planned:
+        result = results[sync.pk]
+        if not isinstance(result, Outcome):
+            ended[sync.pk] = _failed(sync, token, result, seen)
+        elif decided.conflicts:
+            ended[sync.pk] = _failed(sync, token, Conflicted(result, decided.conflicts), seen)
+        else:
+            succeeded.append((sync, result))
+    if succeeded:
+        with transaction.atomic():
+            ended.update(finish(succeeded, token))
+    return ended
+
+
+def _failed(sync: Synchronization, token: str, exc: BaseException, seen: dict) -> str:
+    """What a failure of one sync leads to, by its kind; returns the status."""
+    if isinstance(exc, ClaimLost):
+        logger.warning("sync %s: claim lost to another job", sync.pk)
+        return "skipped"
+    if isinstance(exc, TransientError):
+        return fail_transient(sync, token, exc, seen=seen)
+    if isinstance(exc, RepositoryError):
+        health.repository_refused(sync.mapping, exc)
+        Synchronization.objects.filter(pk=sync.pk).claimed(token).release(timezone.now())
+        return "skipped"
+    if isinstance(exc, Conflicted):
+        return fail_permanent(sync, token, exc, context=exc.context, outcome=exc.outcome)
+    if isinstance(exc, ArtifactDeleted):
+        return fail_permanent(sync, token, exc, context=_deleted_context(sync, exc), seen=seen)
+    if isinstance(exc, SyncError):
+        return fail_permanent(sync, token, exc, seen=seen)
+    # A bug, or a connector raising something unexpected.
+    logger.error("sync %s: unexpected error", sync.pk, exc_info=exc)
+    detail = "".join(traceback.format_exception(exc))
+    return fail_permanent(sync, token, PermanentError(f"Unexpected error: {exc!r}", detail), seen=seen)
+
+
+def _deleted_context(sync: Synchronization, exc: ArtifactDeleted) -> dict:
+    """Which side of ``sync`` is gone, for the operator's Recreate / Unlink."""
+    side = LEFT if exc.key == sync.left_key else RIGHT
+    return {"kind": "deleted", "side": side, "key": exc.key, "repository": exc.repository}
 
 
 def _remembered(read: Sides, field_map: list[dict]) -> dict:
@@ -254,24 +383,33 @@ def _remembered(read: Sides, field_map: list[dict]) -> dict:
     return changes
 
 
-def finish(sync: Synchronization, token: str, outcome: Outcome) -> str:
-    """Saves a success (inside the caller's transaction, with the write it made):
-    status ok, or pending and queued again when a change arrived meanwhile. Raises
-    ClaimLost when another job holds the sync now (the caller's transaction rolls
-    the write back)."""
+def finish(succeeded: list[tuple[Synchronization, Outcome]], token: str) -> dict[int, str]:
+    """Saves the successes of job ``token`` (inside the caller's transaction): each
+    sync ok, or pending and queued again when a change arrived meanwhile; their log
+    lines and events. One statement each: finish_many(), one INSERT of log entries,
+    rollup.record_many(). Returns {sync id: status}; a sync another job holds now
+    is "skipped" and nothing of it is saved."""
     now = timezone.now()
-    ended = Synchronization.objects.filter(pk=sync.pk).finish(token, now, **outcome.changes)
-    if sync.pk not in ended:
-        raise ClaimLost
-    status = ended[sync.pk]
-    messages = list(outcome.messages)
-    if status == SyncStatus.PENDING:
-        messages.append((LogEntry.Level.INFO, wording.changed_while_processing()))
-        jobs.queue_processing([sync.pk])
-    if outcome.event:
-        rollup.record(mapping_id=sync.mapping_id, kind=outcome.event, sync_id=sync.pk, when=now)
-    _write_log(sync, messages, now)
-    return status
+    ended = Synchronization.objects.finish_many(token, now, {sync.pk: outcome.changes for sync, outcome in succeeded})
+    statuses, entries, events, again = {}, [], [], []
+    for sync, outcome in succeeded:
+        status = ended.get(sync.pk)
+        if status is None:
+            logger.warning("sync %s: claim lost to another job before it finished", sync.pk)
+            statuses[sync.pk] = "skipped"
+            continue
+        statuses[sync.pk] = status
+        messages = list(outcome.messages)
+        if status == SyncStatus.PENDING:
+            messages.append((LogEntry.Level.INFO, wording.changed_while_processing()))
+            again.append(sync.pk)
+        if outcome.event:
+            events.append((sync.mapping_id, outcome.event, sync.pk))
+        entries += _log_entries(sync, messages, now)
+    LogEntry.objects.bulk_create(entries)
+    rollup.record_many(events, now)
+    jobs.queue_processing(again)
+    return statuses
 
 
 def fail_transient(sync: Synchronization, token: str, exc: TransientError, *, seen: dict | None = None) -> str:
@@ -324,12 +462,16 @@ def fail_permanent(
 
 
 def _write_log(sync: Synchronization, messages: list[tuple[str, str]], now: datetime, detail: str = "") -> None:
-    LogEntry.objects.bulk_create(
+    LogEntry.objects.bulk_create(_log_entries(sync, messages, now, detail))
+
+
+def _log_entries(sync: Synchronization, messages: list[tuple[str, str]], now: datetime, detail: str = "") -> list:
+    return [
         LogEntry(
             timestamp=now, level=level, message=message, detail=detail, sync_id=sync.pk, mapping_id=sync.mapping_id
         )
         for level, message in messages
-    )
+    ]
 
 
 # How many stuck syncs one reaper round puts back.
