@@ -11,7 +11,6 @@ from django.utils import timezone
 from alerts import delivery
 from alerts.models import Channel, Delivery
 from synchronizations.models import LogEntry
-from tests.alerts_fixtures import smtp_server, webhook  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -52,9 +51,7 @@ def test_a_webhook_receives_title_body_and_type(webhook):
     assert received["type"] == "failure"
 
 
-def test_a_failing_channel_is_retried_with_backoff_then_marked_failed_and_others_still_get_theirs(
-    webhook, settings
-):
+def test_a_failing_channel_is_retried_with_backoff_then_marked_failed_and_others_still_get_theirs(webhook, settings):
     settings.SYNCWEB_ALERT_DELIVERY_ATTEMPTS = 3
     settings.SYNCWEB_ALERT_RETRY_BASE = 10
     good = channel("Good", webhook.url("good"))
