@@ -14,6 +14,7 @@ urlpatterns = [
     path("sync/", include("accounts.urls")),
     path("sync/", include("synchronizations.urls")),
     path("sync/", include("metrics.urls")),
+    path("sync/", include("alerts.urls")),
     path("sync/health/", views.health_check, name="health"),
     path("sync/admin/", admin.site.urls),
     # The header's sections: the Dashboard here; Syncs, Mappings and Logs in

@@ -48,6 +48,7 @@ PAGES = {
     "/sync/metrics/grouped.json": PERIOD_PARAMS,
     "/sync/metrics/daily.csv": PERIOD_PARAMS,
     "/sync/health/": ["x"],
+    "/sync/alerts/": ["state", "page"],
 }
 PATHS = [
     "/sync/syncs/1x/",
