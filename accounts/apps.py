@@ -9,4 +9,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and roles"
 
     def ready(self):
+        from accounts import preferences  # noqa: F401  (connects its user_logged_in receiver)
+
         post_migrate.connect(ensure_roles_after_migrate, dispatch_uid="accounts.ensure_roles")
