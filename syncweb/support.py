@@ -57,7 +57,7 @@ def _scrub_value(value):
     if isinstance(value, list | tuple | set | frozenset):
         return [_scrub_value(item) for item in value]
     if isinstance(value, str):
-        return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{REMOVED}@", value)
+        return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{REMOVED}@", str(value))
     if value is None or isinstance(value, bool | int | float):
         return value
     return _scrub_value(repr(value))
@@ -77,6 +77,7 @@ def known_secrets() -> list[str]:
         found.add(database.get("PASSWORD") or "")
     for name in dir(settings):
         value = getattr(settings, name, None)
+        value = str(value) if isinstance(value, str) else value
         if name.isupper() and name not in _NOT_SECRET and _SECRET_NAME.search(name) and isinstance(value, str):
             found.add(value)
         if name.isupper() and isinstance(value, str):
