@@ -40,6 +40,16 @@ class SyncTable(tables.Table):
     def __init__(self, rows: list[Synchronization], **kwargs):
         super().__init__(KeysetPageData(rows), **kwargs)
 
+    keyset = None
+    next_position = previous_position = ""
+
+    def set_keyset(self, page) -> None:
+        """The page these rows are (a SyncPage): its template draws First, Previous
+        and Next from it (render_table passes the table alone to the template)."""
+        self.keyset = page
+        self.next_position = str(page.next) if page.next else ""
+        self.previous_position = str(page.previous) if page.previous else ""
+
     @property
     def selectable(self) -> bool:
         """Whether the rows have a checkbox: the select column is left out for those who may not act."""

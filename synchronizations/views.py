@@ -122,6 +122,7 @@ def sync_list(request: HttpRequest) -> HttpResponse:
     per_page = _per_page(request, problems)
     page = filterset.qs.page(order, per_page, **_sync_cursors(request, order, problems))
     table = SyncTable(page.rows, order_by=order.name, exclude=() if can_act else ("select",))
+    table.set_keyset(page)
     status_links = [
         {**link, "active": link["value"] == (status or "")}
         for link in [{"value": "", "label": "All", "count": total}, *SyncStatus.tally(counts)]
@@ -133,8 +134,8 @@ def sync_list(request: HttpRequest) -> HttpResponse:
             "filter": filterset,
             "table": table,
             "sync_page": page,
-            "next_position": str(page.next) if page.next else "",
-            "previous_position": str(page.previous) if page.previous else "",
+            "next_position": table.next_position,
+            "previous_position": table.previous_position,
             "per_page": per_page,
             "per_page_choices": PER_PAGE_CHOICES,
             "status_links": status_links,

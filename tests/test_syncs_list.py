@@ -219,6 +219,8 @@ def test_the_pages_are_the_slices_of_the_sorted_list(viewer_client, data, many, 
 def test_previous_goes_back_to_the_same_page_and_first_to_the_start(viewer_client, data, many, sort):
     first = get(viewer_client, sort=sort, per_page=25)
     assert first.context["sync_page"].first and not first.context["previous_position"]
+    links = first.content.decode().split('aria-label="Table navigation"')[1]
+    assert 'rel="next"' in links and "First" not in links and 'rel="prev"' not in links
     pages = [keys(first)]
     response = first
     for _ in range(3):
