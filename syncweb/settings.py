@@ -69,6 +69,8 @@ MIDDLEWARE = [
     # Every page needs a signed-in user unless its view is marked @login_not_required
     # (the login page and the health check).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Times in the user's display zone (accounts/preferences.py).
+    "accounts.preferences.DisplayZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a lockout into the lockout page.
@@ -88,6 +90,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "syncweb.context_processors.console",
             ],
         },
     },
@@ -154,6 +157,13 @@ except (zoneinfo.ZoneInfoNotFoundError, ValueError):
     raise ImproperlyConfigured(f"TIME_ZONE={TIME_ZONE!r} is not a known IANA time zone (e.g. Europe/Berlin).") from None
 USE_I18N = True
 USE_TZ = True
+
+# The deployment's name ("production", "test", ...): a coloured band in every page's
+# header and a prefix of its title, so nobody clears errors in production thinking
+# it is test. Empty: no band.
+SYNCWEB_ENVIRONMENT = env_str("SYNCWEB_ENVIRONMENT", "")
+if len(SYNCWEB_ENVIRONMENT) > 40:
+    raise ImproperlyConfigured("SYNCWEB_ENVIRONMENT is longer than 40 characters: use a short name like 'production'.")
 
 # --- Static files (whitenoise serves them; nothing comes from a CDN) -----------------
 STATIC_URL = "/sync/static/"
