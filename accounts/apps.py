@@ -9,4 +9,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and roles"
 
     def ready(self):
+        # Late: importing the models at module level breaks the app-registry cycle (apps load before models).
+        from accounts import preferences  # noqa: F401  (connects its user_logged_in receiver)
+
         post_migrate.connect(ensure_roles_after_migrate, dispatch_uid="accounts.ensure_roles")

@@ -394,6 +394,115 @@ def update_returning(queryset: models.QuerySet, columns: tuple[str, ...] = ("id"
         return cursor.fetchall()
 
 
+@dataclass(frozen=True)
+class SyncOrder:
+    """One order of the Syncs tab, as its sortable columns offer it: ``name`` is
+    the URL's ``sort`` value ("title", "-title", "-last_processed_at", ...),
+    ``field`` the column it sorts by (a Synchronization field, or the mapping's
+    name), ``descending`` its direction, ``pk_descending`` the direction of the id
+    that breaks ties (so that every order is total and a page never shifts).
+    A ``nullable`` column (last processed) puts NULLs last in both directions."""
+
+    name: str
+    field: str
+    descending: bool
+    pk_descending: bool
+    nullable: bool = False
+
+    def value_of(self, sync: "Synchronization"):
+        """The sync's value of the sorted column (None for a NULL)."""
+        return sync.mapping.name if self.field == "mapping__name" else getattr(sync, self.field)
+
+    def ordering(self) -> list[str]:
+        """order_by() arguments for the non-NULL rows in this order (the NULLs come
+        after them, ordered by the id alone)."""
+        return [f"-{self.field}" if self.descending else self.field, "-pk" if self.pk_descending else "pk"]
+
+
+def _sync_orders() -> dict[str, SyncOrder]:
+    """Every order the Syncs tab offers: each sortable column ascending and
+    descending. A text column ascending breaks ties by the newest id first (and
+    descending is its exact reverse); last processed breaks ties in its own
+    direction, NULLs (never processed) last either way."""
+    columns = {
+        "status": "status",
+        "mapping": "mapping__name",
+        "left": "left_key",
+        "right": "right_key",
+        "title": "title",
+        "last_processed_at": "last_processed_at",
+    }
+    orders = {}
+    for name, field in columns.items():
+        nullable = field == "last_processed_at"
+        for descending in (False, True):
+            sort = f"-{name}" if descending else name
+            pk_descending = descending if nullable else not descending
+            orders[sort] = SyncOrder(sort, field, descending, pk_descending, nullable)
+    return orders
+
+
+SYNC_ORDERS = _sync_orders()
+# The Syncs tab's default: last processed first, never processed last (the
+# sync_*processed indexes).
+DEFAULT_SYNC_ORDER = SYNC_ORDERS["-last_processed_at"]
+
+
+@dataclass(frozen=True)
+class SyncCursor:
+    """A position in one of the Syncs tab's orders: a sync's value of the sorted
+    column and its id, written in the URL as ``<value>|<id>`` (a time in ISO 8601
+    with its offset, "" for never; text as it is). It holds values, not a row
+    number, so a bookmarked page stays valid while syncs come, go and move."""
+
+    value: object
+    pk: int
+
+    def __str__(self) -> str:
+        value = self.value.isoformat() if isinstance(self.value, datetime) else (self.value or "")
+        return f"{value}|{self.pk}"
+
+    @classmethod
+    def of(cls, order: SyncOrder, sync: "Synchronization") -> "SyncCursor":
+        """The position of ``sync`` in ``order``."""
+        return cls(order.value_of(sync), sync.pk)
+
+    @classmethod
+    def parse(cls, raw: str, order: SyncOrder) -> "SyncCursor | None":
+        """The cursor ``raw`` spells for ``order``, or None when it is not one
+        str() made: no "|", an id that is not an ASCII number within a database
+        id's range, a time (for last processed) without zone or outside
+        syncweb.filters' range, text longer than a column holds. Never raises."""
+        value_text, bar, pk_text = raw.rpartition("|")
+        pk = parse_id(pk_text)
+        if not bar or pk is None or len(value_text) > 500 or "\x00" in value_text:
+            return None
+        if not order.nullable:
+            return cls(value_text, pk)
+        if value_text == "":
+            return cls(None, pk)
+        try:
+            moment = parse_datetime(value_text)
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None or not usable_moment(moment):
+            return None
+        return cls(moment, pk)
+
+
+@dataclass
+class SyncPage:
+    """One page of the Syncs tab: its ``rows`` in order; ``next`` and
+    ``previous`` the cursors of the pages beside it (``after=next``,
+    ``before=previous``), None where there is none; ``first`` whether it is the
+    first page (nothing before it)."""
+
+    rows: list
+    next: SyncCursor | None
+    previous: SyncCursor | None
+    first: bool
+
+
 class SynchronizationQuerySet(models.QuerySet):
     """Every change of a sync's state, set-based: each method is one UPDATE of the
     syncs in the queryset that are in the state it starts from, and returns what it
@@ -407,6 +516,64 @@ class SynchronizationQuerySet(models.QuerySet):
         """How many syncs of this queryset are in each status (one GROUP BY). For all
         syncs or one mapping's, SyncCount has the answer without scanning."""
         return dict(self.order_by().values_list("status").annotate(n=models.Count("pk")))
+
+    def page(
+        self, order: SyncOrder, size: int, *, after: SyncCursor | None = None, before: SyncCursor | None = None
+    ) -> SyncPage:
+        """The page of ``size`` syncs in ``order`` right after the position
+        ``after`` (None: from the start), or, given ``before``, the page right
+        before that position. Keyset paging, as the Logs tab's: a page is found
+        by values, so syncs processed, added or removed meanwhile never make a
+        sync show twice or be skipped, and a deep page costs what the first does.
+
+        Each part of the walk is a range of one index (the sync_*processed indexes
+        for the default order, with a status and/or mapping filter): the rows with
+        a value, then (NULLs last) those without. One query, two where a page
+        reaches the never-processed syncs."""
+        if before is not None:
+            rows = self._walk(order, before, forward=False, limit=size + 1)
+            if len(rows) <= size:  # nothing before these: the first page, full
+                return self.page(order, size)
+            rows = rows[:size][::-1]
+            return SyncPage(rows, SyncCursor.of(order, rows[-1]), SyncCursor.of(order, rows[0]), first=False)
+        rows = self._walk(order, after, forward=True, limit=size + 1)
+        following = SyncCursor.of(order, rows[size - 1]) if len(rows) > size else None
+        rows = rows[:size]
+        previous = SyncCursor.of(order, rows[0]) if after is not None and rows else None
+        return SyncPage(rows, following, previous, first=after is None)
+
+    def _walk(self, order: SyncOrder, cursor: SyncCursor | None, *, forward: bool, limit: int) -> list:
+        """Up to ``limit`` syncs past ``cursor`` in ``order`` (forward) or in its
+        reverse (not forward: the nearest first)."""
+        field = order.field
+        descending = order.descending == forward
+        pk_descending = order.pk_descending == forward
+        pk_past = (lambda pk: Q(pk__lt=pk)) if pk_descending else (lambda pk: Q(pk__gt=pk))
+        pk_order = "-pk" if pk_descending else "pk"
+        value_order = [f"-{field}" if descending else field, pk_order]
+        present = Q(**{f"{field}__isnull": False}) if order.nullable else Q()
+        absent = Q(**{f"{field}__isnull": True})
+        values = nulls = None
+        if cursor is None:
+            values = self.filter(present).order_by(*value_order)
+            nulls = self.filter(absent).order_by(pk_order) if order.nullable else None
+        elif cursor.value is None:  # among the NULLs, which come last
+            nulls = self.filter(absent & pk_past(cursor.pk)).order_by(pk_order)
+            values = None if forward else self.filter(present).order_by(*value_order)
+        else:
+            value = cursor.value
+            # "at or past the value, and past the id where equal": a range of the index.
+            past = Q(**{f"{field}__{'lte' if descending else 'gte'}": value}) & (
+                Q(**{f"{field}__{'lt' if descending else 'gt'}": value}) | pk_past(cursor.pk)
+            )
+            values = self.filter(past).order_by(*value_order)
+            nulls = self.filter(absent).order_by(pk_order) if order.nullable and forward else None
+        parts = [values, nulls] if forward else [nulls, values]
+        rows: list = []
+        for part in parts:
+            if part is not None and len(rows) < limit:
+                rows += list(part[: limit - len(rows)])
+        return rows
 
     def errors_since(self, since: datetime) -> int:
         """How many syncs are in error with an error at or after ``since`` (the

@@ -4,34 +4,41 @@ Views parse input, call one function (the filters, operations.py), and render.""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.paginator import EmptyPage, Paginator
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
-from django_tables2 import LazyPaginator, RequestConfig
 
+from accounts import preferences
+from accounts.models import PER_PAGE_CHOICES
 from accounts.roles import RUN_ACTIONS_PERMISSION, VIEW_PERMISSION, can_run_actions
-from synchronizations import operations, rescans
+from synchronizations import exports, operations, rescans
 from synchronizations.engine import fieldmap
 from synchronizations.filters import LogFilter, SyncFilter
 from synchronizations.forms import ConfirmedSelectionForm, SyncActionForm
 from synchronizations.models import (
+    DEFAULT_SYNC_ORDER,
     REPROCESS_LEAVES,
+    SYNC_ORDERS,
     LogCursor,
     LogEntry,
     Mapping,
     Operation,
     SyncCount,
+    SyncCursor,
     Synchronization,
+    SyncOrder,
     SyncStatus,
 )
 from synchronizations.tables import SyncTable
 from syncweb.inputs import parse_int
 
-PER_PAGE = 50
 LOG_PER_PAGE = 50
+# The Logs tab's export button counts the entries it will export up to this many
+# (a bounded COUNT, asked for after the page shows); beyond, it says "more than".
+LOG_EXPORT_COUNT_LIMIT = 10_000
 MAX_PAGE = 1_000_000
 # What the Syncs table shows (and sorts by); the other columns are not loaded.
 TABLE_FIELDS = (
@@ -49,23 +56,74 @@ def _page_number(request: HttpRequest, problems: list[str]) -> int:
     return 1
 
 
+def _per_page(request: HttpRequest, problems: list[str]) -> int:
+    """Rows per page: ``per_page`` from the URL when it is one of PER_PAGE_CHOICES
+    (and then remembered as the user's preference), else the preference."""
+    remembered = preferences.get(request).per_page
+    raw = request.GET.get("per_page")
+    if raw is None or raw == "":
+        return remembered
+    wanted = parse_int(raw, minimum=1, maximum=max(PER_PAGE_CHOICES))
+    if wanted not in PER_PAGE_CHOICES:
+        choices = ", ".join(map(str, PER_PAGE_CHOICES))
+        problems.append(f"The rows per page {raw!r} was ignored: choose one of {choices}. Showing {remembered}.")
+        return remembered
+    if wanted != remembered:
+        preferences.save(request, per_page=wanted)
+    return wanted
+
+
+def _sync_order(request: HttpRequest, problems: list[str]) -> SyncOrder:
+    raw = request.GET.get("sort", "")
+    if raw and raw not in SYNC_ORDERS:
+        problems.append(f"The sort {raw!r} was ignored: it is not a column of the table. Showing the default order.")
+    return SYNC_ORDERS.get(raw, DEFAULT_SYNC_ORDER)
+
+
+def _sync_cursors(request: HttpRequest, order: SyncOrder, problems: list[str]) -> dict:
+    """The page asked for: ``after`` (the next pages) or ``before`` (the previous
+    ones) a position, as SynchronizationQuerySet.page() takes them; the first page
+    for a position this page did not make. An old ``page`` number is ignored."""
+    raw_page = request.GET.get("page")
+    if raw_page not in (None, "", "1"):
+        problems.append(
+            f"The page {raw_page!r} was ignored: the list pages by position (First, Previous, Next), "
+            "not by number. Showing the first page."
+        )
+    for name in ("after", "before"):
+        raw = request.GET.get(name)
+        if not raw:
+            continue
+        cursor = SyncCursor.parse(raw, order)
+        if cursor is not None:
+            return {name: cursor}
+        problems.append(f"The page position {raw!r} was ignored: it is not one this page made. Showing the first page.")
+        break
+    return {}
+
+
 @permission_required(VIEW_PERMISSION, raise_exception=True)
 @require_safe
 def sync_list(request: HttpRequest) -> HttpResponse:
+    """The Syncs tab: the filtered syncs, a page at a time by keyset in the order
+    of the sorted column; with ``export=csv``, all of them as a streamed CSV."""
     filterset = SyncFilter(request.GET, queryset=Synchronization.objects.select_related("mapping").only(*TABLE_FIELDS))
     problems = filterset.problems()
+    order = _sync_order(request, problems)
+    export = request.GET.get("export")
+    if export == "csv":
+        name = f"syncs-{timezone.localtime():%Y%m%d-%H%M%S}.csv"
+        return exports.streamed(name, exports.csv_lines(exports.SYNC_COLUMNS, exports.sync_rows(filterset.qs, order)))
+    if export:
+        problems.append(f"The export {export!r} was ignored: the list exports as csv only.")
     counts = filterset.status_counts()
     total = sum(counts.values())
     status = filterset.valid_data().get("status")
     can_act = can_run_actions(request.user)
-    table = SyncTable(filterset.qs, exclude=() if can_act else ("select",))
-    RequestConfig(request, paginate=False).configure(table)  # sorting from the URL
-    page = _page_number(request, problems)
-    try:
-        table.paginate(paginator_class=LazyPaginator, per_page=PER_PAGE, page=page)
-    except EmptyPage:
-        problems.append(f"There is no page {page} of these results. Showing page 1.")
-        table.paginate(paginator_class=LazyPaginator, per_page=PER_PAGE, page=1)
+    per_page = _per_page(request, problems)
+    page = filterset.qs.page(order, per_page, **_sync_cursors(request, order, problems))
+    table = SyncTable(page.rows, order_by=order.name, exclude=() if can_act else ("select",))
+    table.set_keyset(page)
     status_links = [
         {**link, "active": link["value"] == (status or "")}
         for link in [{"value": "", "label": "All", "count": total}, *SyncStatus.tally(counts)]
@@ -76,6 +134,11 @@ def sync_list(request: HttpRequest) -> HttpResponse:
         {
             "filter": filterset,
             "table": table,
+            "sync_page": page,
+            "next_position": table.next_position,
+            "previous_position": table.previous_position,
+            "per_page": per_page,
+            "per_page_choices": PER_PAGE_CHOICES,
             "status_links": status_links,
             "matching": counts.get(status, 0) if status else total,
             "problems": problems,
@@ -309,19 +372,41 @@ def mapping_rescan(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required(VIEW_PERMISSION, raise_exception=True)
 @require_safe
 def log_list(request: HttpRequest) -> HttpResponse:
-    """All log entries, newest first, by pages of LOG_PER_PAGE that follow a cursor
-    (the last entry's time and id), so deep pages cost what the first one does and
-    entries arriving meanwhile never shift a page."""
+    """All log entries, newest first, by pages of the user's rows per page that
+    follow a cursor (the last entry's time and id), so deep pages cost what the
+    first one does and entries arriving meanwhile never shift a page. With
+    ``export=csv``, every matching entry as a streamed CSV."""
     filterset = LogFilter(request.GET, queryset=LogEntry.objects.select_related("mapping"))
     problems = filterset.problems()
+    export = request.GET.get("export")
+    if export == "csv":
+        name = f"logs-{timezone.localtime():%Y%m%d-%H%M%S}.csv"
+        return exports.streamed(name, exports.csv_lines(exports.LOG_COLUMNS, exports.log_rows(filterset.qs)))
+    if export == "count":  # the Export button's number, asked for by export_count.js after the page shows
+        count = exports.count_up_to(filterset.qs, LOG_EXPORT_COUNT_LIMIT)
+        return JsonResponse({"count": min(count, LOG_EXPORT_COUNT_LIMIT), "more": count > LOG_EXPORT_COUNT_LIMIT})
+    if export:
+        problems.append(f"The export {export!r} was ignored: the log exports as csv only.")
     cursor = LogCursor.parse(request.GET.get("before", ""))
     if cursor is None and request.GET.get("before"):
         raw = request.GET["before"]
         problems.append(f"The page position {raw!r} was ignored: it is not one this page made. Showing the newest.")
-    page, following = filterset.qs.page(cursor, LOG_PER_PAGE)
+    per_page = _per_page(request, problems)
+    page, following = filterset.qs.page(cursor, per_page)
     next_cursor = str(following) if following else ""
     return render(
         request,
         "synchronizations/log_list.html",
-        {"filter": filterset, "entries": page, "next_cursor": next_cursor, "problems": problems, "paged": bool(cursor)},
+        {
+            "filter": filterset,
+            "entries": page,
+            "next_cursor": next_cursor,
+            "problems": problems,
+            "notes": filterset.notes(),
+            "paged": bool(cursor),
+            "per_page": per_page,
+            "per_page_choices": PER_PAGE_CHOICES,
+            # All of them are on this page: the Export button can say how many at once.
+            "export_count": None if following or cursor else len(page),
+        },
     )

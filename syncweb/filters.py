@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 import django_filters
 from django import forms
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
+from syncweb import zones
 from syncweb.inputs import parse_id
 
 
@@ -25,6 +27,16 @@ class ForgivingFilterSet(django_filters.FilterSet):
         return [
             f"The {self.filters[name].label or name} filter {self.data.get(name)!r} was ignored: {' '.join(errors)}"
             for name, errors in self.form.errors.items()
+        ]
+
+    def notes(self) -> list[str]:
+        """What the page should say about how a valid value was read (e.g. a time that
+        a daylight-saving change makes ambiguous: syncweb.zones), one per filter."""
+        self.form.is_valid()
+        return [
+            f"{(self.filters[name].label or name).capitalize()}: {field.note}"
+            for name, field in self.form.fields.items()
+            if getattr(field, "note", "") and name not in self.form.errors
         ]
 
     def filter_ignoring(self, name: str):
@@ -99,14 +111,27 @@ def usable_moment(moment: datetime | None) -> bool:
 
 
 class BoundedIsoDateTimeField(django_filters.fields.IsoDateTimeField):
-    """An ISO 8601 time that lies between EARLIEST and LATEST."""
+    """An ISO 8601 time that lies between EARLIEST and LATEST. A time without an
+    offset is in the current (display) zone; where a daylight-saving change makes
+    it ambiguous or non-existent it is read by syncweb.zones' rule and ``note``
+    says how (else it is "")."""
+
+    note = ""
 
     def to_python(self, value):
+        self.note = ""
+        if value in self.empty_values:
+            return None
         try:
-            moment = super().to_python(value)
+            moment = parse_datetime(str(value).strip())
+            if moment is not None and timezone.is_naive(moment):
+                moment, self.note = zones.resolve(moment, timezone.get_current_timezone())
         except (OverflowError, ValueError):
             raise forms.ValidationError("Enter a time that exists.", code="invalid") from None
-        if moment is not None and not usable_moment(moment):
+        if moment is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        if not usable_moment(moment):
+            self.note = ""
             raise forms.ValidationError(f"Enter a time between {EARLIEST.year} and {LATEST.year}.", code="invalid")
         return moment
 

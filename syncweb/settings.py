@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "synchronizations",
     "metrics",
     "runtime",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -68,6 +69,8 @@ MIDDLEWARE = [
     # Every page needs a signed-in user unless its view is marked @login_not_required
     # (the login page and the health check).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Times in the user's display zone (accounts/preferences.py).
+    "accounts.preferences.DisplayZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a lockout into the lockout page.
@@ -87,6 +90,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "syncweb.context_processors.console",
             ],
         },
     },
@@ -154,6 +158,13 @@ except (zoneinfo.ZoneInfoNotFoundError, ValueError):
 USE_I18N = True
 USE_TZ = True
 
+# The deployment's name ("production", "test", ...): a coloured band in every page's
+# header and a prefix of its title, so nobody clears errors in production thinking
+# it is test. Empty: no band.
+SYNCWEB_ENVIRONMENT = env_str("SYNCWEB_ENVIRONMENT", "")
+if len(SYNCWEB_ENVIRONMENT) > 40:
+    raise ImproperlyConfigured("SYNCWEB_ENVIRONMENT is longer than 40 characters: use a short name like 'production'.")
+
 # --- Static files (whitenoise serves them; nothing comes from a CDN) -----------------
 STATIC_URL = "/sync/static/"
 STATIC_ROOT = VAR_DIR / "static"
@@ -197,6 +208,17 @@ SYNCWEB_PROCESSING_TIMEOUT = env_int("SYNCWEB_PROCESSING_TIMEOUT", 300, minimum=
 # progress for this many seconds lost its job (broker down, worker killed), and is
 # dispatched again by beat and by every worker that starts.
 SYNCWEB_OPERATION_STALL = env_int("SYNCWEB_OPERATION_STALL", 60, minimum=1, maximum=86_400)
+# --- Alerts (README, "Alerts") ----------------------------------------------------------
+# Where the console is, for the links in notifications.
+SYNCWEB_BASE_URL = env_url("SYNCWEB_BASE_URL", "http://localhost:8080", schemes=("http", "https"))
+# Seconds between evaluations of the alert rules.
+SYNCWEB_ALERT_INTERVAL = env_float("SYNCWEB_ALERT_INTERVAL", 30.0, minimum=0.5, maximum=3600)
+# Attempts at a notification before it is marked failed; the first retry after
+# RETRY_BASE seconds, then twice as long each time (at most an hour).
+SYNCWEB_ALERT_DELIVERY_ATTEMPTS = env_int("SYNCWEB_ALERT_DELIVERY_ATTEMPTS", 5, minimum=1, maximum=100)
+SYNCWEB_ALERT_RETRY_BASE = env_float("SYNCWEB_ALERT_RETRY_BASE", 30.0, minimum=0.1, maximum=86_400)
+# Seconds one notification may take (connecting and sending) before it counts as failed.
+SYNCWEB_ALERT_TIMEOUT = env_float("SYNCWEB_ALERT_TIMEOUT", 20.0, minimum=0.5, maximum=600)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-detection": {"task": "synchronizations.tasks.dispatch_detection", "schedule": SYNCWEB_TICK},
     "dispatch-due-syncs": {"task": "synchronizations.tasks.dispatch_due_syncs", "schedule": SYNCWEB_TICK},
@@ -215,6 +237,13 @@ CELERY_BEAT_SCHEDULE = {
     # Requests the periodic full rescans that are due (Mapping.full_scan_hours, in
     # hours: ten minutes late at most is soon enough).
     "request-full-scans": {"task": "synchronizations.tasks.request_full_scans", "schedule": max(SYNCWEB_TICK, 600.0)},
+    # Alerts (alerts/rounds.py): evaluate the rules and send the due notifications. A
+    # message older than one interval is dropped: the next one does the same work.
+    "evaluate-alerts": {
+        "task": "alerts.tasks.evaluate_alerts",
+        "schedule": SYNCWEB_ALERT_INTERVAL,
+        "options": {"expires": SYNCWEB_ALERT_INTERVAL},
+    },
 }
 # Syncs an operation applies per transaction. Each commit writes the index pages the
 # chunk touched; 5,000 at a time wrote a Retry of 100,000 syncs in error in a third
@@ -298,8 +327,15 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "handlers": {"console": {"class": "logging.StreamHandler"}, "null": {"class": "logging.NullHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # httpx logs every request at INFO: one line per call to a tracker.
-    "loggers": {"axes": {"level": "WARNING"}, "httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        # Apprise's own lines may name a channel's address or echo its answer: they are
+        # captured per notification (alerts/delivery.py), masked, and logged from there.
+        "apprise": {"level": "WARNING", "handlers": ["null"], "propagate": False},
+    },
 }

@@ -14,7 +14,10 @@ urlpatterns = [
     path("sync/", include("accounts.urls")),
     path("sync/", include("synchronizations.urls")),
     path("sync/", include("metrics.urls")),
+    path("sync/", include("alerts.urls")),
     path("sync/health/", views.health_check, name="health"),
+    path("favicon.ico", views.favicon, name="favicon"),
+    path("sync/support-bundle.zip", views.support_bundle, name="support_bundle"),
     path("sync/admin/", admin.site.urls),
     # The header's sections: the Dashboard here; Syncs, Mappings and Logs in
     # synchronizations/urls.py; Metrics in metrics/urls.py.

@@ -1,13 +1,20 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required, permission_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_safe
 
 from accounts.roles import VIEW_PERMISSION
 from runtime.health import health
-from syncweb import dashboard
+from syncweb import dashboard, support
+
+# Who may download the support bundle: admins (the Django admin's users who
+# manage repositories).
+SUPPORT_BUNDLE_PERMISSION = "synchronizations.change_repository"
+FAVICON = settings.BASE_DIR / "static" / "syncweb" / "favicon.ico"
 
 
 @login_not_required
@@ -27,3 +34,24 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
     context = dashboard.summary(timezone.now())
     partial = request.headers.get("HX-Request") == "true"
     return render(request, "syncweb/_dashboard_body.html" if partial else "syncweb/dashboard.html", context)
+
+
+@permission_required(SUPPORT_BUNDLE_PERMISSION, raise_exception=True)
+@never_cache
+@require_safe
+def support_bundle(request: HttpRequest) -> HttpResponse:
+    """The support bundle (syncweb.support) as a zip download; admins only."""
+    if not request.user.is_staff:
+        raise PermissionDenied
+    now = timezone.now()
+    response = HttpResponse(support.build(request.user.get_username(), now), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="syncweb-support-{now:%Y%m%d-%H%M%S}.zip"'
+    return response
+
+
+@login_not_required
+@cache_control(max_age=86_400, public=True)
+@require_safe
+def favicon(request: HttpRequest) -> FileResponse:
+    """/favicon.ico, which browsers ask for on pages that name no icon (the admin's)."""
+    return FileResponse(FAVICON.open("rb"), content_type="image/vnd.microsoft.icon")

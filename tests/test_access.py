@@ -7,7 +7,7 @@ from accounts.roles import can_run_actions, role_of
 
 pytestmark = pytest.mark.django_db
 
-SECTIONS = ["/sync/", "/sync/syncs/", "/sync/mappings/", "/sync/metrics/", "/sync/logs/"]
+SECTIONS = ["/sync/", "/sync/syncs/", "/sync/mappings/", "/sync/metrics/", "/sync/logs/", "/sync/alerts/"]
 ADMIN_PAGES = ["/sync/admin/", "/sync/admin/synchronizations/synchronization/"]
 
 

@@ -11,8 +11,8 @@ import grimp
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("accounts", "metrics", "runtime", "synchronizations", "syncweb")
-TASK_MODULES = {"synchronizations.tasks", "runtime.tasks"}
+PACKAGES = ("accounts", "alerts", "metrics", "runtime", "synchronizations", "syncweb")
+TASK_MODULES = {"synchronizations.tasks", "runtime.tasks", "alerts.tasks"}
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +44,9 @@ def test_no_import_cycle_among_the_projects_modules(graph):
         "synchronizations.jobs",
         "synchronizations.models",
         "synchronizations.connectors",
+        "alerts.evaluator",
+        "alerts.delivery",
+        "alerts.rounds",
     ],
 )
 def test_the_engine_and_operations_never_reach_celery_tasks(graph, layer):

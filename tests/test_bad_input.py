@@ -26,12 +26,14 @@ BAD_VALUES = [
     "²", "١٢", "9" * 30, "-1", "-99999999999999999999", "0", "", "%00", "\x00", "1.5", "NaN", "1e308", " ",
     # Times that exist, but not in UTC: an offset pushes them past what a date holds.
     "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00|1",
+    # Cursors of the Syncs tab: a bar with no id, text with one, a NUL, a too long value.
+    "|", "abc|1", "\x00|1", "x" * 600 + "|1", "csv",
 ]  # fmt: skip
 
 # Page or data view -> the query parameters it reads ({sync}, {mapping} and
 # {operation} are filled with real ids).
-SYNCS_PARAMS = sorted({*SyncFilter.base_filters, "page", "sort"})
-LOGS_PARAMS = sorted({*LogFilter.base_filters, "before"})
+SYNCS_PARAMS = sorted({*SyncFilter.base_filters, "page", "sort", "after", "before", "per_page", "export"})
+LOGS_PARAMS = sorted({*LogFilter.base_filters, "before", "per_page", "export"})
 PERIOD_PARAMS = ["start", "days", "end", "mapping"]
 PAGES = {
     "/sync/": ["x"],
@@ -48,6 +50,9 @@ PAGES = {
     "/sync/metrics/grouped.json": PERIOD_PARAMS,
     "/sync/metrics/daily.csv": PERIOD_PARAMS,
     "/sync/health/": ["x"],
+    "/sync/alerts/": ["state", "page"],
+    "/sync/preferences/": ["x"],
+    "/sync/support-bundle.zip": ["x"],
 }
 PATHS = [
     "/sync/syncs/1x/",

@@ -54,6 +54,9 @@ def test_no_page_violates_the_policy(page, live_server, data, settings):
         "/sync/admin/synchronizations/mapping/add/",
         "/sync/admin/synchronizations/repository/",
         "/sync/admin/auth/user/",
+        "/sync/alerts/",
+        "/sync/admin/alerts/channel/add/",
+        "/sync/admin/alerts/rule/",
     ]
     violations = {}
     for url in urls:

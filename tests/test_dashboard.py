@@ -140,8 +140,9 @@ def test_the_self_refresh_gets_the_body_alone_with_a_pinned_number_of_queries(
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     client = client_as(viewer)
     # session, user, 2 for permissions; status counts (pending among them), errors in
-    # 24 h, throughput, error kinds, latest errors, latest operations, mappings in trouble (2)
-    with django_assert_max_num_queries(12):
+    # 24 h, throughput, error kinds, latest errors, latest operations, mappings in trouble (2),
+    # the alerts firing (the Alerts card)
+    with django_assert_max_num_queries(13):
         response = client.get("/sync/", headers={"HX-Request": "true"})
     assertContains(response, 'id="dashboard-body"')
     assert b"<header" not in response.content

@@ -208,7 +208,7 @@ def test_keys_urls_and_missing_issues(connector, scope, redmine_server):
     assert created.url == connector.url(created.key) == f"{redmine_server.base_url}issues/{number}"
     assert connector.get(str(number)).key == created.key
     for key in ("#99999999", "WEB-1"):
-        with pytest.raises(ArtifactDeleted, match="does not exist"):
+        with pytest.raises(ArtifactDeleted, match="was deleted in"):
             connector.get(key)
 
 

@@ -4,11 +4,13 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin
 
 import pytest
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
-from synchronizations.models import Synchronization, SyncStatus
+from synchronizations.models import SYNC_ORDERS, Synchronization, SyncStatus
+from synchronizations.tables import SyncTable
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -94,8 +96,15 @@ def test_sorting_by_last_processed_keeps_never_processed_last(viewer_client, dat
         ({"mapping": "424242"}, "The mapping filter &#x27;424242&#x27; was ignored"),
         ({"mapping": "abc"}, "The mapping filter &#x27;abc&#x27; was ignored"),
         ({"page": "two"}, "The page &#x27;two&#x27; was ignored"),
-        ({"page": "999"}, "There is no page 999 of these results"),
-        ({"sort": "nonsense"}, None),
+        ({"page": "999"}, "The page &#x27;999&#x27; was ignored: the list pages by position"),
+        ({"sort": "nonsense"}, "The sort &#x27;nonsense&#x27; was ignored"),
+        ({"after": "yesterday"}, "The page position &#x27;yesterday&#x27; was ignored"),
+        ({"after": "2026-13-01T00:00:00+00:00|1"}, "The page position"),
+        ({"before": "2026-01-01T00:00:00|1"}, "The page position"),  # no zone
+        ({"before": "|²"}, "The page position"),
+        ({"per_page": "7"}, "The rows per page &#x27;7&#x27; was ignored"),
+        ({"per_page": "²"}, "The rows per page"),
+        ({"export": "xlsx"}, "The export &#x27;xlsx&#x27; was ignored"),
     ],
 )
 def test_bad_input_gives_the_page_with_a_message(viewer_client, data, params, message):
@@ -106,16 +115,25 @@ def test_bad_input_gives_the_page_with_a_message(viewer_client, data, params, me
     assert len(keys(response)) == 5  # the bad value is ignored
 
 
+def next_url(response) -> str | None:
+    """The Next link's query string, or None on the last page."""
+    position = response.context["next_position"]
+    return position or None
+
+
 def test_pages_of_fifty_without_counting_the_table(viewer_client, data, django_assert_max_num_queries):
     for number in range(60):
         factories.sync(data["web"], f"BULK-{number}")
     first = get(viewer_client, status="ok")
     assert len(keys(first)) == 50
-    assert first.context["table"].page.has_next()
-    assert len(keys(get(viewer_client, status="ok", page=2))) == 11
-    # session, user, perms, status counts (SyncCount), mappings, the page's ids, its rows
+    assert next_url(first)
+    second = get(viewer_client, status="ok", after=next_url(first))
+    assert len(keys(second)) == 11
+    assert next_url(second) is None
+    # session, user, perms, status counts (SyncCount), mappings, the page's rows (and the
+    # never-processed ones once the page reaches them)
     with django_assert_max_num_queries(8):
-        get(viewer_client, status="ok", page=2)
+        get(viewer_client, status="ok", after=next_url(first))
 
 
 def test_rows_link_details_and_artifacts_with_accessible_names(client_as, operator, data):
@@ -160,19 +178,150 @@ def sorted_keys(sort: str) -> list[str]:
     return [sync.left_key for sync in ordered]
 
 
-@pytest.mark.parametrize("sort", SORTS)
-def test_a_page_fetched_ids_first_is_the_slice_of_the_sorted_list(viewer_client, data, sort):
-    """The page's ids come from one query and its rows from another; together they
-    must be exactly that page of the sorted list, in order."""
+def walk(client, sort: str, size: int = 50, between=None, **filters) -> list[list[str]]:
+    """Every page of the list in ``sort`` by its Next links, calling ``between()``
+    after each page; the pages' keys."""
+    pages, params = [], {"sort": sort, "per_page": size, **filters}
+    while True:
+        response = get(client, **params)
+        pages.append(keys(response))
+        if not next_url(response):
+            return pages
+        params["after"] = next_url(response)
+        if between:
+            between()
+
+
+@pytest.fixture
+def many(data):
     now = timezone.now()
     for number in range(120):
         processed = None if number % 7 == 0 else now - timedelta(minutes=number % 13)  # ties and never
         factories.sync(data["web"], f"PAGE-{number}", title=f"Item {number % 17}", last_processed_at=processed)
+
+
+def test_every_sortable_column_has_its_keyset_orders():
+    assert SyncTable.sorts() == set(SYNC_ORDERS)
+
+
+@pytest.mark.parametrize("sort", SORTS)
+def test_the_pages_are_the_slices_of_the_sorted_list(viewer_client, data, many, sort):
+    """Next after Next, every order the table offers gives exactly the sorted list,
+    page by page, ties and never-processed syncs included."""
     expected = sorted_keys(sort)
     assert len(expected) == 125
-    for number in (1, 2, 3):
-        assert keys(get(viewer_client, sort=sort, page=number)) == expected[(number - 1) * 50 : number * 50]
-    assert not get(viewer_client, sort=sort, page=3).context["table"].page.has_next()
+    pages = walk(viewer_client, sort)
+    assert [len(page) for page in pages] == [50, 50, 25]
+    assert [key for page in pages for key in page] == expected
+
+
+@pytest.mark.parametrize("sort", SORTS)
+def test_previous_goes_back_to_the_same_page_and_first_to_the_start(viewer_client, data, many, sort):
+    first = get(viewer_client, sort=sort, per_page=25)
+    assert first.context["sync_page"].first and not first.context["previous_position"]
+    links = first.content.decode().split('aria-label="Table navigation"')[1]
+    assert 'rel="next"' in links and "First" not in links and 'rel="prev"' not in links
+    pages = [keys(first)]
+    response = first
+    for _ in range(3):
+        response = get(viewer_client, sort=sort, per_page=25, after=response.context["next_position"])
+        pages.append(keys(response))
+    for index in (2, 1, 0):
+        response = get(viewer_client, sort=sort, per_page=25, before=response.context["previous_position"])
+        assert keys(response) == pages[index]
+    assert response.context["sync_page"].first  # back at the start: no First nor Previous link
+    assert 'rel="prev"' not in response.content.decode()
+
+
+def paging_while_the_engine_works(client, data, sort: str, **filters) -> tuple[list[str], set[str], set[str]]:
+    """Pages through the list 25 at a time while, between two pages, the engine
+    processes a sync already seen (its last processing becomes now), clears the error
+    of another one seen (it leaves the error queue) and two new errors arrive.
+    Returns the keys shown, those in the list from start to end, and those processed."""
+    at_start = set(Synchronization.objects.filter(**filters).values_list("left_key", flat=True))
+    shown: list[str] = []
+    processed: set[str] = set()
+    arrivals = iter(range(1000))
+
+    def the_engine_works():
+        now = timezone.now()
+        seen = Synchronization.objects.filter(left_key__in=shown, **filters).exclude(left_key__in=processed)
+        moved = seen.order_by("pk").first()
+        moved.last_processed_at = now
+        moved.save()
+        processed.add(moved.left_key)
+        seen.exclude(pk=moved.pk).order_by("-pk").first().delete()
+        for _ in range(2):
+            factories.sync(data["web"], f"NEW-{next(arrivals)}", SyncStatus.ERROR, last_processed_at=now)
+
+    params = {"sort": sort, "per_page": 25, **filters}
+    while True:
+        response = get(client, **params)
+        shown += keys(response)
+        if not next_url(response):
+            break
+        params["after"] = next_url(response)
+        the_engine_works()
+    at_end = set(Synchronization.objects.filter(**filters).values_list("left_key", flat=True))
+    return shown, at_start & at_end, processed
+
+
+def test_paging_the_error_queue_while_syncs_are_processed_shows_none_twice_and_misses_none(viewer_client, data):
+    now = timezone.now()
+    for number in range(100):
+        factories.sync(
+            data["web"], f"ERR-{number}", SyncStatus.ERROR, last_processed_at=now - timedelta(minutes=number)
+        )
+    shown, throughout, _ = paging_while_the_engine_works(viewer_client, data, "-last_processed_at", status="error")
+    assert len(shown) == len(set(shown)), "a sync was shown twice"
+    assert throughout - set(shown) == set(), "a sync in the queue all along was never shown"
+
+
+@pytest.mark.parametrize("sort", SORTS)
+def test_paging_in_any_order_while_the_list_changes_shows_every_unmoved_sync_once(viewer_client, data, many, sort):
+    """In every order, a sync that stayed in the list and kept its place is shown
+    exactly once. (A sync processed meanwhile shows where its new time puts it: in
+    the oldest-first order that is after the pages already read.)"""
+    shown, throughout, processed = paging_while_the_engine_works(viewer_client, data, sort)
+    unmoved = throughout - processed if sort == "last_processed_at" else throughout
+    assert all(shown.count(key) == 1 for key in unmoved), "a sync was shown twice"
+    assert unmoved - set(shown) == set(), "a sync in the list all along was never shown"
+    if sort != "last_processed_at":
+        assert len(shown) == len(set(shown))
+
+
+def test_a_bookmarked_page_stays_valid_after_its_syncs_change(viewer_client, data, many):
+    first = get(viewer_client, per_page=25)
+    bookmark = first.context["next_position"]
+    second = keys(get(viewer_client, per_page=25, after=bookmark))
+    # The sync the bookmark was made from is processed again: the position holds.
+    Synchronization.objects.filter(left_key=keys(first)[-1]).update(last_processed_at=timezone.now())
+    assert keys(get(viewer_client, per_page=25, after=bookmark)) == second
+
+
+def test_the_default_order_is_read_from_its_index(data, many):
+    """A page after a position in the default order (with and without a status) is
+    a range of a sync_*processed index, not a scan and a sort."""
+    from django.db import connection
+
+    from synchronizations.models import DEFAULT_SYNC_ORDER, SyncCursor
+
+    now = timezone.now()
+    for status in (None, SyncStatus.ERROR):
+        syncs = Synchronization.objects.all() if status is None else Synchronization.objects.filter(status=status)
+        queryset = (
+            syncs.filter(last_processed_at__lte=now)
+            .filter(Q(last_processed_at__lt=now) | Q(pk__lt=10))
+            .order_by(*DEFAULT_SYNC_ORDER.ordering())[:51]
+        )
+        sql, params = queryset.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+        assert "sync_" in plan and "processed" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
+        page = syncs.page(DEFAULT_SYNC_ORDER, 10, after=SyncCursor(now, 10))
+        assert page.rows is not None
 
 
 def test_a_row_shows_its_sync(client_as, operator, data):
@@ -184,7 +333,11 @@ def test_a_row_shows_its_sync(client_as, operator, data):
     row = body.split('<tr data-status="error">')[1].split("</tr>")[0]
     assert '<span class="badge text-bg-danger">Error</span>' in row
     assert "<td>Mobile ↔ GitHub</td>" in row
-    assert "<td>2026-11-28 14:05</td>" in row  # to the minute, in TIME_ZONE (UTC here)
+    # To the minute, in the display zone (TIME_ZONE, UTC here) with its name; UTC on hover.
+    assert (
+        '<td><time datetime="2026-11-28T14:05:59+00:00" title="2026-11-28 14:05:59 UTC">'
+        "2026-11-28 14:05 UTC</time></td>" in row
+    )
     # Cut at 80 characters, the whole in its tooltip.
     assert f'<span title="{sync.error_message}">HTTP 401: {"x" * 69}…</span>' in row
     # The details link is relative to the Syncs tab: it must land on the sync's page.
@@ -217,8 +370,9 @@ def test_the_rows_are_escaped(viewer_client, data):
 
 
 def test_the_column_headers_sort_keep_the_filters_and_go_back_to_page_one(viewer_client, data):
-    body = get(viewer_client, status="error", q="WEB", page=1, sort="title").content.decode()
+    body = get(viewer_client, status="error", q="WEB", after="x|3", sort="title").content.decode()
     # Title is sorted ascending now: its link asks for descending; the others for their first order.
     assert 'href="?status=error&amp;q=WEB&amp;sort=-title"' in body
     assert 'href="?status=error&amp;q=WEB&amp;sort=left"' in body
-    assert "page=" not in body.split("<thead>")[1].split("</thead>")[0]
+    head = body.split("<thead>")[1].split("</thead>")[0]
+    assert "page=" not in head and "after=" not in head

@@ -23,6 +23,26 @@
   days.addEventListener("input", recomputeEnd);
   end.addEventListener("change", recomputeLength);
 
+  // Text and grid lines in the theme's colours (Bootstrap's variables), so that the
+  // charts read in dark mode as in light; redrawn when the theme changes (theme.js).
+  function themeColours() {
+    const style = getComputedStyle(document.documentElement);
+    Chart.defaults.color = style.getPropertyValue("--bs-body-color").trim() || "#212529";
+    Chart.defaults.borderColor = style.getPropertyValue("--bs-border-color-translucent").trim() || "rgba(0,0,0,0.1)";
+  }
+  themeColours();
+  document.addEventListener("syncweb:theme", () => {
+    themeColours();
+    Object.values(charts).forEach((chart) => {
+      Object.values(chart.options.scales || {}).forEach((scale) => {
+        if (scale.ticks) scale.ticks.color = Chart.defaults.color;
+        if (scale.grid) scale.grid.color = Chart.defaults.borderColor;
+        if (scale.title) scale.title.color = Chart.defaults.color;
+      });
+      chart.update();
+    });
+  });
+
   const measure = () => Number(document.querySelector("input[name=measure]:checked").value);
   const charts = {};
 

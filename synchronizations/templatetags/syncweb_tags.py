@@ -5,7 +5,7 @@ Django's ``date`` and ``truncatechars`` filters (a format parser, a walk over ev
 character) and an inclusion tag (a new context and a template per call) each take
 tens of microseconds a value, which would be most of a row's time."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django import template
 from django.utils.html import format_html
@@ -13,6 +13,7 @@ from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 
 from synchronizations.models import LogEntry, SyncStatus
+from syncweb.zones import label
 
 register = template.Library()
 
@@ -36,10 +37,34 @@ def status_badge(value: str) -> SafeString:
     return format_html('<span class="badge {}">{}</span>', COLOURS.get(value, OTHER_COLOUR), LABELS.get(value, value))
 
 
+def _time(moment: datetime | None, shape: str, empty: str) -> SafeString | str:
+    """A <time> element: the moment in the current (display) time zone with the
+    zone's name, its UTC time as the hover text and in ``datetime``."""
+    if not moment:
+        return empty
+    local = localtime(moment)
+    utc = moment.astimezone(UTC)
+    return format_html(
+        '<time datetime="{}" title="{} UTC">{} {}</time>',
+        utc.isoformat(),
+        utc.strftime("%Y-%m-%d %H:%M:%S"),
+        local.strftime(shape),
+        label(local),
+    )
+
+
 @register.filter
-def minute(moment: datetime | None) -> str:
-    """The moment in the current time zone, to the minute ("2026-11-28 14:05"), or "—"."""
-    return localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else "—"
+def minute(moment: datetime | None) -> SafeString | str:
+    """The moment in the display zone, to the minute, with its zone
+    ("2026-11-28 14:05 CET"; the UTC time on hover), or "—"."""
+    return _time(moment, "%Y-%m-%d %H:%M", "—")
+
+
+@register.filter
+def moment(value: datetime | None, empty: str = "—") -> SafeString | str:
+    """The moment in the display zone, to the second, with its zone
+    ("2026-11-28 14:05:59 CET"; the UTC time on hover), or ``empty``."""
+    return _time(value, "%Y-%m-%d %H:%M:%S", empty)
 
 
 @register.filter

@@ -30,8 +30,10 @@ class Command(BaseCommand):
         done = 0
         try:
             while not stopping and (count == 0 or done < count):
-                self.stdout.write(traffic.step())
-                self.stdout.flush()
+                step = traffic.step()
+                if options["verbosity"] >= 1:  # `make run` passes 0: a line every few seconds buries the login
+                    self.stdout.write(step)
+                    self.stdout.flush()
                 done += 1
                 if count == 0 or done < count:
                     time.sleep(interval)

@@ -1,0 +1,262 @@
+"""Alerts: where notifications go (Channel), what is watched (Rule), what fired
+(Alert), each notification sent or tried (Delivery), the error kinds already seen,
+and the evaluator's lease (one evaluator at a time, whatever the number of beat and
+worker processes)."""
+
+from datetime import datetime, timedelta
+
+import apprise
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from synchronizations import credentials
+
+
+class ChannelURLError(ValueError):
+    """An Apprise URL that Apprise cannot read (unknown scheme, missing token, bad address)."""
+
+
+def redacted_url(plain: str) -> str:
+    """``plain`` (an Apprise URL) as Apprise writes it with its secrets masked
+    (passwords, tokens, keys: ``slack://T...2/A...D/T...Q/``). Raises
+    ChannelURLError, without repeating the URL, when Apprise cannot read it."""
+    plugin = apprise.Apprise.instantiate(plain) if plain else None
+    if not plugin:
+        scheme = plain.partition("://")[0] if "://" in plain else ""
+        hint = f" (scheme {scheme!r})" if scheme and len(scheme) <= 20 and scheme.isalnum() else ""
+        raise ChannelURLError(
+            f"Apprise cannot read this URL{hint}: check the scheme and the parts it needs "
+            "(https://github.com/caronc/apprise/wiki)."
+        )
+    return plugin.url(privacy=True)
+
+
+class Channel(models.Model):
+    """A destination of notifications: any Apprise URL (mailto://, slack://, msteams://,
+    matrix://, json://, …). The URL carries passwords and tokens, so it is stored
+    encrypted like Repository.secret (synchronizations/credentials.py) and only its
+    redacted form is ever shown or logged."""
+
+    name = models.CharField(max_length=100, unique=True)
+    # Encrypted (credentials.encrypt); set it with set_url(), read it with url_value().
+    url = models.TextField(help_text="Apprise URL (stored encrypted, never shown).")
+    # What may be shown: Apprise's own rendering with the secrets masked.
+    url_redacted = models.CharField(max_length=1000, editable=False)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def set_url(self, plain: str) -> None:
+        """Stores the Apprise URL ``plain`` encrypted, and its redacted form (save()
+        to keep them). Raises ChannelURLError when Apprise cannot read it."""
+        self.url_redacted = redacted_url(plain.strip())
+        self.url = credentials.encrypt(plain.strip())
+
+    def url_value(self) -> str:
+        """The URL in plain text, for sending only. Raises credentials.CredentialError
+        when it cannot be decrypted with the keys in force."""
+        return credentials.decrypt(self.url)
+
+
+class Rule(models.Model):
+    """What is watched, and whom to tell. How each kind reads the threshold and the
+    window (alerts/evaluator.py):
+
+    - new error kind: an error pattern never seen before is in error (neither used);
+    - mapping errors: ``threshold`` syncs of one mapping went into error within the
+      last ``window_minutes``;
+    - repository unhealthy: unhealthy for more than ``window_minutes`` (0: at once);
+      the notification names the mappings it pauses;
+    - no worker: no worker heartbeat for more than ``window_minutes``;
+    - backlog: the oldest pending sync due for processing has waited more than
+      ``window_minutes``;
+    - operation failed: ``threshold`` operations failed within the last ``window_minutes``.
+
+    A firing alert notifies once, then again every ``repeat_minutes`` while it lasts
+    (0: never again), and once more when it clears."""
+
+    class Kind(models.TextChoices):
+        NEW_ERROR_KIND = "new_error_kind", "A new kind of error appears"
+        MAPPING_ERRORS = "mapping_errors", "Errors in a mapping reach N within M minutes"
+        REPOSITORY_UNHEALTHY = "repository_unhealthy", "A repository is unhealthy for more than M minutes"
+        NO_WORKER = "no_worker", "No worker alive for more than M minutes"
+        BACKLOG = "backlog", "The oldest pending sync has waited more than M minutes"
+        OPERATION_FAILED = "operation_failed", "Operations failed: N within M minutes"
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    enabled = models.BooleanField(default=True)
+    threshold = models.PositiveIntegerField(
+        default=1, help_text="N: errors (mapping errors) or failed operations (operation failed); ignored otherwise."
+    )
+    window_minutes = models.PositiveIntegerField(
+        default=15, help_text="M, in minutes: how far back to count, or how long a condition must last."
+    )
+    repeat_minutes = models.PositiveIntegerField(
+        default=60, help_text="Notify again every so many minutes while the alert fires (0: only once)."
+    )
+    channels = models.ManyToManyField(Channel, blank=True, related_name="rules", help_text="Who is told.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.kind in (self.Kind.MAPPING_ERRORS, self.Kind.OPERATION_FAILED) and self.threshold < 1:
+            raise ValidationError({"threshold": "N must be at least 1."})
+        if self.kind in (self.Kind.MAPPING_ERRORS, self.Kind.OPERATION_FAILED) and self.window_minutes < 1:
+            raise ValidationError({"window_minutes": "A window of at least one minute is needed to count in."})
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(minutes=self.window_minutes)
+
+    @property
+    def repeat(self) -> timedelta | None:
+        """The repeat interval, None for "never again"."""
+        return timedelta(minutes=self.repeat_minutes) if self.repeat_minutes else None
+
+
+class AlertQuerySet(models.QuerySet):
+    def firing(self) -> "AlertQuerySet":
+        """The alerts firing now, the longest-standing first (index alert_state_started)."""
+        return self.filter(state=Alert.State.FIRING).select_related("rule").order_by("started_at", "pk")
+
+    def for_dashboard(self, limit: int = 5) -> list["Alert"]:
+        """The Dashboard's Alerts card: up to ``limit`` firing alerts (one query)."""
+        return list(self.firing()[:limit])
+
+
+class Alert(models.Model):
+    """One occurrence of a rule's condition for one subject (``key``: "mapping:3",
+    "repository:1", "pattern:<text>", "workers", …), from when it fired until it
+    cleared. At most one firing alert per rule and key."""
+
+    class State(models.TextChoices):
+        FIRING = "firing", "Firing"
+        RESOLVED = "resolved", "Resolved"
+
+    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="alerts")
+    key = models.CharField(max_length=400)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.FIRING)
+    # What is wrong, how much, since when, and the console view that shows it.
+    title = models.CharField(max_length=500)
+    detail = models.TextField(blank=True)
+    value = models.FloatField(default=0, help_text="How much: errors, minutes, operations.")
+    link = models.CharField(max_length=1000, blank=True, help_text="Path of the console view that shows it.")
+    started_at = models.DateTimeField(help_text="Since when the condition holds.")
+    fired_at = models.DateTimeField(help_text="When the evaluator saw it and fired.")
+    last_notified_at = models.DateTimeField(null=True, blank=True)
+    notifications = models.PositiveIntegerField(default=0, help_text="Firing notifications queued (first + repeats).")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=300, blank=True, help_text="Why it cleared.")
+
+    objects = AlertQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "key"], condition=Q(state="firing"), name="alert_one_firing_per_rule_key"
+            ),
+        ]
+        indexes = [
+            # Dashboard card and evaluator: WHERE state = 'firing' ORDER BY started_at.
+            models.Index(fields=["state", "started_at"], name="alert_state_started"),
+            # History page: ORDER BY fired_at DESC, id DESC.
+            models.Index(fields=["-fired_at", "-id"], name="alert_fired"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_state_display()}: {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("alerts") + f"#alert-{self.pk}"
+
+
+class DeliveryQuerySet(models.QuerySet):
+    def due(self, now: datetime) -> "DeliveryQuerySet":
+        """Pending deliveries whose (next) attempt time has come (index delivery_state_next)."""
+        return self.filter(state=Delivery.State.PENDING, next_attempt_at__lte=now).order_by("next_attempt_at", "pk")
+
+
+class Delivery(models.Model):
+    """One notification to one channel: what it says, and its attempts. Pending ones
+    are sent by the evaluator's rounds; a failed attempt is tried again with backoff,
+    and after SYNCWEB_ALERT_DELIVERY_ATTEMPTS attempts the delivery is marked failed."""
+
+    class Kind(models.TextChoices):
+        FIRING = "firing", "Firing"
+        REPEAT = "repeat", "Still firing"
+        RESOLVED = "resolved", "Resolved"
+        TEST = "test", "Test"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="deliveries")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    title = models.CharField(max_length=500)
+    body = models.TextField()
+    created_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # Why the last attempt failed, with the channel's secrets masked.
+    last_error = models.TextField(blank=True)
+
+    objects = DeliveryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        indexes = [
+            # Rounds: WHERE state = 'pending' AND next_attempt_at <= now.
+            models.Index(fields=["state", "next_attempt_at"], name="delivery_state_next"),
+            # History page: the latest deliveries, ORDER BY created_at DESC.
+            models.Index(fields=["-created_at", "-id"], name="delivery_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.channel_id}: {self.get_state_display()}"
+
+
+class SeenErrorPattern(models.Model):
+    """An error pattern (Synchronization.error_pattern) the evaluator has seen: one
+    that is not here yet is a new kind of error."""
+
+    pattern = models.CharField(max_length=300, unique=True)
+    first_seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.pattern
+
+
+class EvaluatorLease(models.Model):
+    """The one row (pk 1) that says who evaluates now, and what the evaluator
+    remembers between rounds. Claimed by a conditional UPDATE (like
+    synchronizations.engine.detect.claim_mapping), so that one round runs at a time
+    across every beat and worker process and machine."""
+
+    holder = models.CharField(max_length=200, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_round_at = models.DateTimeField(null=True, blank=True, help_text="When the last round finished.")
+    # Until when errors were looked at for new kinds (the next round starts there).
+    errors_seen_until = models.DateTimeField(null=True, blank=True)
+    # The last time a worker was seen alive (None: not looked yet).
+    workers_seen_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"evaluator lease ({self.holder or 'free'})"

@@ -1,0 +1,15 @@
+"""The Dashboard's Alerts card, as an inclusion tag: the Dashboard's own summary
+(syncweb/dashboard.py) needs no knowledge of the alerts app."""
+
+from django import template
+
+from alerts.models import Alert
+
+register = template.Library()
+
+
+@register.inclusion_tag("alerts/_dashboard_card.html")
+def alerts_card(limit: int = 5) -> dict:
+    """The firing alerts (up to ``limit``, longest-standing first) and how many fire. One query."""
+    firing = list(Alert.objects.firing()[: limit + 1])
+    return {"firing": firing[:limit], "more": len(firing) > limit}

@@ -1,0 +1,247 @@
+"""The evaluator, rule kind by rule kind (fire once, repeat after the interval,
+resolve once), and the lease that lets one round run at a time."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from alerts import evaluator, lease, rounds
+from alerts.models import Alert, Channel, Delivery, Rule, SeenErrorPattern
+from alerts.rules import DEFAULT_RULES, create_defaults
+from runtime.workers import record_heartbeat, redis_client
+from synchronizations.models import Operation, Repository, Synchronization, SyncStatus
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_default_rules():
+    """Each test makes the one rule it tests; Redis is unreachable unless a test starts it."""
+    Rule.objects.all().delete()
+
+
+@pytest.fixture
+def no_redis(settings):
+    """No Redis answers: no worker can be seen alive."""
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture
+def hook():
+    made = Channel(name="Hook")
+    made.set_url("json://127.0.0.1:1/never-sent")
+    made.save()
+    return made
+
+
+def rule(kind, channel=None, **fields) -> Rule:
+    made = Rule.objects.create(name=kind, kind=kind, **fields)
+    if channel is not None:
+        made.channels.add(channel)
+    return made
+
+
+def evaluate(now):
+    """One evaluation with what the last one remembered (as a round does), no sending."""
+    memory = lease.state()
+    applied, obs = evaluator.evaluate(now, memory)
+    memory.errors_seen_until, memory.workers_seen_at = obs.errors_seen_until, obs.workers_seen_at
+    memory.save()
+    return applied
+
+
+def deliveries(kind=None):
+    found = Delivery.objects.all()
+    return list(found.filter(kind=kind) if kind else found)
+
+
+def test_a_new_kind_of_error_fires_once_and_resolves_when_no_sync_has_it(hook):
+    now = timezone.now()
+    mapping = factories.mapping()
+    factories.sync(mapping, "OLD-1", SyncStatus.ERROR, error_message="Old trouble")
+    rule(Rule.Kind.NEW_ERROR_KIND, hook, repeat_minutes=0)
+    evaluate(now)  # the first round takes what exists as known
+    assert not Alert.objects.exists()
+    assert SeenErrorPattern.objects.filter(pattern="Old trouble").exists()
+    new = factories.sync(mapping, "WEB-7", SyncStatus.ERROR, error_message="WEB-7 timed out after 30 s")
+    evaluate(now + timedelta(seconds=30))
+    [alert] = Alert.objects.all()
+    assert alert.key == "pattern:<key> timed out after <n> s"
+    assert "New kind of error" in alert.title and "(1 sync in error)" in alert.title
+    assert alert.link == "/sync/syncs/?status=error&pattern=%3Ckey%3E+timed+out+after+%3Cn%3E+s"
+    [firing] = deliveries(Delivery.Kind.FIRING)
+    assert "See it: http://localhost:8080/sync/syncs/?status=error&pattern=" in firing.body
+    evaluate(now + timedelta(seconds=60))
+    evaluate(now + timedelta(hours=3))
+    assert len(deliveries()) == 1, "repeat 0: told once"
+    Synchronization.objects.filter(pk=new.pk).clear(now)
+    evaluate(now + timedelta(hours=3, seconds=30))
+    alert.refresh_from_db()
+    assert alert.state == Alert.State.RESOLVED
+    [resolved] = deliveries(Delivery.Kind.RESOLVED)
+    assert resolved.title.startswith("[syncweb] RESOLVED: New kind of error")
+    factories.sync(mapping, "WEB-8", SyncStatus.ERROR, error_message="WEB-8 timed out after 31 s")
+    evaluate(now + timedelta(hours=4))
+    assert Alert.objects.count() == 1, "a kind seen before is never new again"
+
+
+def test_errors_in_a_mapping_fire_at_n_within_m_minutes_repeat_and_resolve(hook):
+    now = timezone.now()
+    mapping = factories.mapping("Web ↔ QA")
+    other = factories.mapping("Other")
+    rule(Rule.Kind.MAPPING_ERRORS, hook, threshold=3, window_minutes=10, repeat_minutes=30)
+    for n in range(2):
+        factories.sync(mapping, f"A-{n}", SyncStatus.ERROR, error_at=now - timedelta(minutes=2))
+    factories.sync(mapping, "A-9", SyncStatus.ERROR, error_at=now - timedelta(minutes=11))  # outside the window
+    factories.sync(other, "B-1", SyncStatus.ERROR, error_at=now)
+    evaluate(now)
+    assert not Alert.objects.exists(), "2 within the window is below 3"
+    factories.sync(mapping, "A-3", SyncStatus.ERROR, error_at=now)
+    evaluate(now + timedelta(seconds=1))
+    [alert] = Alert.objects.all()
+    assert alert.key == f"mapping:{mapping.pk}" and alert.value == 3
+    assert alert.title == "Mapping 'Web ↔ QA': 3 syncs went into error in the last 10 minutes"
+    assert alert.link == f"/sync/syncs/?status=error&mapping={mapping.pk}"
+    assert alert.started_at == now - timedelta(minutes=2)
+    assert "Syncs of the mapping in error now: 4." in alert.detail
+    evaluate(now + timedelta(minutes=5))
+    assert len(deliveries()) == 1, "no duplicate before the repeat interval"
+    # Keep it above the threshold, and pass the repeat interval.
+    for n in range(3):
+        factories.sync(mapping, f"C-{n}", SyncStatus.ERROR, error_at=now + timedelta(minutes=29))
+    evaluate(now + timedelta(minutes=31))
+    assert len(deliveries(Delivery.Kind.REPEAT)) == 1
+    evaluate(now + timedelta(minutes=45))
+    alert.refresh_from_db()
+    assert alert.state == Alert.State.RESOLVED, "the errors aged out of the window"
+    assert len(deliveries(Delivery.Kind.RESOLVED)) == 1
+    evaluate(now + timedelta(minutes=50))
+    assert len(deliveries()) == 3
+
+
+def test_a_repository_unhealthy_for_more_than_m_minutes_names_the_paused_mappings(hook):
+    now = timezone.now()
+    mapping = factories.mapping("Web ↔ QA")
+    rule(Rule.Kind.REPOSITORY_UNHEALTHY, hook, window_minutes=5)
+    Repository.objects.filter(pk=mapping.left_id).record_failure("401 Unauthorized", now, unhealthy=True)
+    evaluate(now + timedelta(minutes=4))
+    assert not Alert.objects.exists()
+    evaluate(now + timedelta(minutes=6))
+    [alert] = Alert.objects.all()
+    assert alert.title == "Repository 'Web ↔ QA left' unhealthy for 6 minutes; 1 mapping paused"
+    assert alert.started_at == now
+    assert alert.link == f"/sync/mappings/{mapping.pk}/"
+    assert "Why: 401 Unauthorized" in alert.detail and "Paused: Web ↔ QA http://localhost:8080/sync/" in alert.detail
+    Repository.objects.filter(pk=mapping.left_id).record_success(now + timedelta(minutes=7))
+    evaluate(now + timedelta(minutes=7))
+    alert.refresh_from_db()
+    assert alert.state == Alert.State.RESOLVED
+    assert [d.kind for d in deliveries()] == ["firing", "resolved"]
+
+
+def test_no_worker_alive_fires_after_m_minutes_and_resolves_when_one_beats(hook, redis_server):
+    now = timezone.now()
+    redis_client().flushall()
+    rule(Rule.Kind.NO_WORKER, hook, window_minutes=5)
+    record_heartbeat("celery@w1")
+    evaluate(now)
+    redis_client().flushall()
+    evaluate(now + timedelta(minutes=4))
+    assert not Alert.objects.exists()
+    evaluate(now + timedelta(minutes=6))
+    [alert] = Alert.objects.all()
+    assert alert.title == "No worker alive for 6 minutes: nothing is being processed"
+    assert alert.started_at == now and alert.link == "/sync/"
+    record_heartbeat("celery@w1")
+    evaluate(now + timedelta(minutes=7))
+    alert.refresh_from_db()
+    assert alert.state == Alert.State.RESOLVED
+
+
+def test_redis_down_counts_as_no_worker_and_says_why(hook, no_redis):
+    now = timezone.now()
+    rule(Rule.Kind.NO_WORKER, hook, window_minutes=0)
+    evaluate(now)
+    [alert] = Alert.objects.all()
+    assert "Redis does not answer" in alert.detail
+
+
+def test_a_backlog_fires_when_the_oldest_due_pending_sync_waited_more_than_m_minutes(hook):
+    now = timezone.now()
+    mapping = factories.mapping()
+    rule(Rule.Kind.BACKLOG, hook, window_minutes=30)
+    factories.sync(mapping, "LATER-1", SyncStatus.PENDING, next_retry_at=now + timedelta(hours=1))  # not due
+    queued = factories.sync(mapping, "Q-1", SyncStatus.PENDING)
+    Synchronization.objects.filter(pk=queued.pk).update(updated_at=now - timedelta(minutes=20))
+    evaluate(now)
+    assert not Alert.objects.exists()
+    evaluate(now + timedelta(minutes=11))
+    [alert] = Alert.objects.all()
+    assert alert.title == "Backlog: the oldest pending sync has waited 31 minutes (2 pending)"
+    assert alert.link == "/sync/syncs/?status=pending"
+    Synchronization.objects.filter(pk=queued.pk).claim("job", now)
+    evaluate(now + timedelta(minutes=12))
+    alert.refresh_from_db()
+    assert alert.state == Alert.State.RESOLVED
+
+
+def test_failed_operations_fire_at_n_within_m_minutes(hook):
+    now = timezone.now()
+    rule(Rule.Kind.OPERATION_FAILED, hook, threshold=1, window_minutes=60)
+    Operation.objects.create(action="retry", state=Operation.State.FINISHED, finished_at=now)
+    evaluate(now)
+    assert not Alert.objects.exists()
+    failed = Operation.objects.create(
+        action="retry", state=Operation.State.FAILED, error="OperationalError: database is locked", finished_at=now
+    )
+    evaluate(now + timedelta(minutes=1))
+    [alert] = Alert.objects.all()
+    assert alert.title == f"1 operation failed in the last 60 minutes (latest: Retry #{failed.pk})"
+    assert alert.link == f"/sync/operations/{failed.pk}/"
+    assert "database is locked" in alert.detail
+    evaluate(now + timedelta(minutes=61))
+    alert.refresh_from_db()
+    assert alert.state == Alert.State.RESOLVED
+
+
+def test_a_disabled_rule_resolves_its_alerts_quietly_and_a_rule_without_channel_sends_nothing(no_redis):
+    now = timezone.now()
+    watched = rule(Rule.Kind.NO_WORKER, window_minutes=0)
+    evaluate(now)
+    assert Alert.objects.filter(state="firing").count() == 1 and not Delivery.objects.exists()
+    Rule.objects.filter(pk=watched.pk).update(enabled=False)
+    evaluate(now + timedelta(minutes=1))
+    alert = Alert.objects.get()
+    assert alert.state == Alert.State.RESOLVED and alert.resolution == "the rule was disabled"
+
+
+def test_only_one_holder_gets_the_lease_until_it_is_released_or_expires():
+    now = timezone.now()
+    ttl = timedelta(minutes=1)
+    assert lease.claim("a", now, ttl)
+    assert not lease.claim("b", now + timedelta(seconds=59), ttl)
+    assert lease.claim("a", now + timedelta(seconds=1), ttl), "the holder may renew"
+    assert lease.release("a", now + timedelta(seconds=2))
+    assert lease.claim("b", now + timedelta(seconds=3), ttl)
+    assert not lease.release("a", now + timedelta(seconds=4)), "a released lease is not the holder's any more"
+    assert lease.claim("c", now + timedelta(seconds=3) + ttl, ttl), "an expired holder is replaced"
+
+
+def test_a_round_does_nothing_while_another_holds_the_lease(hook, no_redis):
+    rule(Rule.Kind.NO_WORKER, hook, window_minutes=0)
+    now = timezone.now()
+    assert lease.claim("other", now, timedelta(minutes=5))
+    assert rounds.run_round("me", now) is None
+    assert not Alert.objects.exists()
+    lease.release("other", now)
+    done = rounds.run_round("me", now)
+    assert done.applied.fired == 1 and done.sent == {"pending": 1}
+    assert lease.state().holder == "" and lease.state().last_round_at is not None
+
+
+def test_the_default_rules_exist_one_per_kind():
+    assert create_defaults(Rule) == len(DEFAULT_RULES)
+    assert sorted(Rule.objects.values_list("kind", flat=True)) == sorted(Rule.Kind.values)
+    assert create_defaults(Rule) == 0

@@ -1,0 +1,136 @@
+"""The console's side of the alerts: the Dashboard's Alerts card, the history page,
+and the admin's channels (URL never shown back, Send test) and rules."""
+
+import pytest
+from django.utils import timezone
+from pytest_django.asserts import assertContains, assertNotContains
+
+from alerts.models import Alert, Channel, Delivery, Rule
+from alerts.rules import DEFAULT_RULES
+
+pytestmark = pytest.mark.django_db
+SECRET_URL = "mailtos://alice:Hunter2Secret@smtp.example.com:587?from=syncweb@example.com&to=ops@example.com"
+
+
+def firing_alert(title="Mapping 'Web': 12 syncs went into error in the last 15 minutes", **fields) -> Alert:
+    now = timezone.now()
+    rule = Rule.objects.get(kind=Rule.Kind.MAPPING_ERRORS)
+    return Alert.objects.create(
+        rule=rule, key="mapping:1", title=title, link="/sync/syncs/?status=error&mapping=1", started_at=now,
+        fired_at=now, **fields,
+    )  # fmt: skip
+
+
+def test_the_default_rules_are_there_after_migrate():
+    assert Rule.objects.count() == len(DEFAULT_RULES) == len(Rule.Kind.values)
+
+
+def test_the_dashboard_card_shows_what_fires_and_links_to_the_history(client_as, viewer):
+    client = client_as(viewer)
+    assertContains(client.get("/sync/"), "Nothing is firing.")
+    firing_alert()
+    response = client.get("/sync/", headers={"HX-Request": "true"})
+    assertContains(
+        response, '<a href="/sync/syncs/?status=error&amp;mapping=1">Mapping &#x27;Web&#x27;: 12 syncs went into'
+    )
+    assertContains(response, 'href="/sync/alerts/"')
+
+
+def test_the_history_shows_firing_and_resolved_alerts_with_their_deliveries(client_as, viewer):
+    alert = firing_alert()
+    resolved = firing_alert(title="Old one", state=Alert.State.RESOLVED, resolution="a worker is alive again")
+    channel = Channel(name="Ops mail")
+    channel.set_url(SECRET_URL)
+    channel.save()
+    now = timezone.now()
+    Delivery.objects.create(
+        alert=alert, channel=channel, kind="firing", state="failed", title="[syncweb] FIRING: x", body="b",
+        created_at=now, attempts=5, last_error="Connection refused by ****",
+    )  # fmt: skip
+    client = client_as(viewer)
+    page = client.get("/sync/alerts/")
+    assertContains(page, "Firing → Ops mail: Failed (5 attempts)")
+    assertContains(page, "Connection refused by ****")
+    assertContains(page, "a worker is alive again")
+    assertNotContains(page, "Hunter2Secret")
+    only_resolved = client.get("/sync/alerts/", {"state": "resolved"})
+    assertContains(only_resolved, f'id="alert-{resolved.pk}"')
+    assertNotContains(only_resolved, f'id="alert-{alert.pk}"')
+    assertContains(client.get("/sync/alerts/", {"state": "bogus"}), "The state &#x27;bogus&#x27; was ignored")
+
+
+def test_the_history_needs_the_view_permission(client, client_as, outsider):
+    assert client.get("/sync/alerts/").status_code == 302
+    assert client_as(outsider).get("/sync/alerts/").status_code == 403
+
+
+def test_a_channel_url_is_stored_encrypted_and_never_shown_back_in_the_admin(client_as, admin_user):
+    client = client_as(admin_user)
+    response = client.post("/sync/admin/alerts/channel/add/", {"name": "Ops mail", "url": SECRET_URL, "enabled": "on"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    channel = Channel.objects.get()
+    assert channel.url_value() == SECRET_URL and "Hunter2Secret" not in channel.url
+    for page in (f"/sync/admin/alerts/channel/{channel.pk}/change/", "/sync/admin/alerts/channel/"):
+        content = client.get(page).content.decode()
+        assert "Hunter2Secret" not in content
+        assert "mailtos://alice:****@smtp.example.com" in content
+    # Saved again without a URL: the stored one is kept.
+    client.post(f"/sync/admin/alerts/channel/{channel.pk}/change/", {"name": "Ops", "url": "", "enabled": "on"})
+    channel.refresh_from_db()
+    assert channel.name == "Ops" and channel.url_value() == SECRET_URL
+
+
+def test_a_url_apprise_cannot_read_is_refused_without_echoing_it(client_as, admin_user):
+    response = client_as(admin_user).post(
+        "/sync/admin/alerts/channel/add/", {"name": "Bad", "url": "nosuch://secretvalue@host", "enabled": "on"}
+    )
+    assertContains(response, "Apprise cannot read this URL")
+    assertNotContains(response, "secretvalue")
+    assert not Channel.objects.exists()
+
+
+def test_send_test_from_the_change_page_delivers_and_says_so(client_as, admin_user, webhook):
+    channel = Channel(name="Hook")
+    channel.set_url(webhook.url())
+    channel.save()
+    client = client_as(admin_user)
+    change = client.get(f"/sync/admin/alerts/channel/{channel.pk}/change/")
+    assertContains(change, f'action="/sync/admin/alerts/channel/{channel.pk}/send-test/"')
+    assert client.get(f"/sync/admin/alerts/channel/{channel.pk}/send-test/").status_code == 405
+    response = client.post(f"/sync/admin/alerts/channel/{channel.pk}/send-test/", follow=True)
+    assertContains(response, "Test sent to &#x27;Hook&#x27;.")
+    assert webhook.received[0]["title"].startswith("[syncweb] TEST")
+    assert Delivery.objects.get().kind == Delivery.Kind.TEST
+
+
+def test_send_test_as_an_action_reports_a_failure(client_as, admin_user):
+    channel = Channel(name="Down")
+    channel.set_url("json://127.0.0.1:1/hook")
+    channel.save()
+    response = client_as(admin_user).post(
+        "/sync/admin/alerts/channel/", {"action": "send_test", "_selected_action": [channel.pk]}, follow=True
+    )
+    assertContains(response, "Test to &#x27;Down&#x27; failed:")
+
+
+def test_a_viewer_cannot_send_a_test(client_as, viewer):
+    channel = Channel(name="Hook")
+    channel.set_url("json://127.0.0.1:1/hook")
+    channel.save()
+    response = client_as(viewer).post(f"/sync/admin/alerts/channel/{channel.pk}/send-test/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert not Delivery.objects.exists()
+
+
+def test_admins_edit_rules_in_the_admin(client_as, admin_user):
+    client = client_as(admin_user)
+    rule = Rule.objects.get(kind=Rule.Kind.BACKLOG)
+    assertContains(client.get("/sync/admin/alerts/rule/"), "Backlog")
+    response = client.post(
+        f"/sync/admin/alerts/rule/{rule.pk}/change/",
+        {"name": "Backlog", "kind": "backlog", "enabled": "on", "threshold": "1", "window_minutes": "45",
+         "repeat_minutes": "0"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert rule.window_minutes == 45 and rule.repeat is None
