@@ -57,8 +57,8 @@ def main(count: int) -> None:
     mapping = setup("A", count)
     ids = list(Synchronization.objects.filter(mapping=mapping).values_list("pk", flat=True))
     started = time.perf_counter()
-    for pk in ids:
-        process.process_sync(pk, f"bench-{pk}")
+    for start in range(0, len(ids), jobs.QUEUE_BATCH):  # as a worker runs the jobs detection queues
+        process.process_batch(ids[start : start + jobs.QUEUE_BATCH], f"bench-{start}")
     in_process = count / (time.perf_counter() - started)
     assert Synchronization.objects.filter(mapping=mapping, status=SyncStatus.OK).count() == count
 

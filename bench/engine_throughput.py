@@ -6,7 +6,7 @@ connector. Not a test: it prints figures (median of --runs runs).
 Each run uses a fresh SQLite database in a temporary folder and a Redis of its own:
 N new artifacts on the left, one change detection (N pending syncs), then
 
-- in-process: process_sync() called N times in this process (the engine alone);
+- in-process: process_batch() on jobs of QUEUE_BATCH syncs in this process (the engine alone);
 - one worker: N process_sync jobs through Redis to `celery worker --pool=solo`
   (one process), timed from the first message sent to the last sync OK.
 """

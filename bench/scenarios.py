@@ -8,6 +8,7 @@ import statistics
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import quote
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from accounts.roles import assign_role
 from bench.dataset import HEAVY_SYNC, vacuum
+from synchronizations.models import DEFAULT_SYNC_ORDER, LAST_PROCESSED_DESC, SyncCursor, Synchronization
 
 SEARCH_WORD = "tracker"  # in 9 of the 40 error templates
 MAPPING = 7
@@ -31,6 +33,13 @@ class Page:
     note: str = ""
 
 
+def deep_cursor(rows: int = 10_000) -> str:
+    """The Syncs tab's Next cursor after ``rows`` rows in its default order: the
+    page a user reaches by pressing Next 200 times (keyset, so as cheap as any)."""
+    sync = Synchronization.objects.order_by(LAST_PROCESSED_DESC, "-id")[rows - 1]
+    return str(SyncCursor.of(DEFAULT_SYNC_ORDER, sync))
+
+
 def pages() -> list[Page]:
     today = timezone.localdate()
     start = today - timedelta(days=30)
@@ -41,7 +50,7 @@ def pages() -> list[Page]:
         Page("syncs_mapping_status", f"/sync/syncs/?mapping={MAPPING}&status=ok", 100),
         Page("syncs_search", f"/sync/syncs/?q={SEARCH_WORD}", 300),
         Page("syncs_all_page1", "/sync/syncs/", None, note="the baseline of the deep page"),
-        Page("syncs_deep_page", "/sync/syncs/?page=201", None, note="rows 10,001-10,050"),
+        Page("syncs_deep_page", f"/sync/syncs/?after={quote(deep_cursor())}", None, note="rows 10,001-10,050 (keyset)"),
         Page("admin_syncs_error_page1", f"{admin}?status__exact=error", user="admin"),
         Page("admin_syncs_mapping_status", f"{admin}?mapping__id__exact={MAPPING}&status__exact=ok", user="admin"),
         Page("admin_syncs_search", f"{admin}?q={SEARCH_WORD}", user="admin"),
