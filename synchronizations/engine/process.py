@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
-from metrics import rollup
+from metrics import processing, rollup
 from metrics.models import EventKind
 from synchronizations import jobs
 from synchronizations.connectors import Artifact, Connector, connector_for
@@ -216,9 +216,10 @@ def process_batch(sync_ids: list[int], token: str) -> dict[str, int]:
     """Processes the syncs of one job one after the other (the token claims each);
     returns how many ended in each status, "skipped" included."""
     ended: dict[str, int] = {}
-    for sync_id in sync_ids:
-        status = process_sync(sync_id, token)
-        ended[status] = ended.get(status, 0) + 1
+    with processing.Tally() as tally:  # outcomes and times, for Prometheus
+        for sync_id in sync_ids:
+            status = tally.timed(process_sync, sync_id, token)
+            ended[status] = ended.get(status, 0) + 1
     return ended
 
 
