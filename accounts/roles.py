@@ -21,8 +21,8 @@ VIEW_PERMISSION = "synchronizations.view_synchronization"
 
 # Every model of these apps can be viewed by all roles and edited by admins.
 DOMAIN_APPS = ("synchronizations", "metrics")
-# Admins also manage users, groups and login lockouts.
-ADMIN_APPS = ("auth", "axes")
+# Admins also manage users, groups, login lockouts and everyone's API tokens.
+ADMIN_APPS = ("auth", "axes", "api")
 
 
 def ensure_roles(apps=global_apps, using: str = DEFAULT_DB_ALIAS) -> None:
@@ -30,7 +30,10 @@ def ensure_roles(apps=global_apps, using: str = DEFAULT_DB_ALIAS) -> None:
 
     ``apps`` is the app registry: the real one, or a migration's historical state."""
     for label in (*DOMAIN_APPS, *ADMIN_APPS):
-        app_config = apps.get_app_config(label)
+        try:
+            app_config = apps.get_app_config(label)
+        except LookupError:  # not migrated yet at this point of history: post_migrate comes back for it
+            continue
         # Historical app configs have no models module; create_permissions skips those.
         restore = getattr(app_config, "models_module", None)
         app_config.models_module = restore or True

@@ -15,6 +15,8 @@ urlpatterns = [
     path("sync/", include("synchronizations.urls")),
     path("sync/", include("metrics.urls")),
     path("sync/health/", views.health_check, name="health"),
+    # The JSON API, its schema and docs, API tokens, Prometheus (api/urls.py).
+    path("sync/api/", include("api.urls")),
     path("sync/admin/", admin.site.urls),
     # The header's sections: the Dashboard here; Syncs, Mappings and Logs in
     # synchronizations/urls.py; Metrics in metrics/urls.py.
