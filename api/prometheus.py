@@ -86,13 +86,15 @@ class SyncwebCollector(Collector):
     def _repositories(self):
         labels = ["repository", "kind"]
         healthy = GaugeMetricFamily(
-            "syncweb_repository_healthy", "1 while the repository accepts our calls; 0 pauses its mappings.", labels
+            "syncweb_repository_healthy",
+            "1 while the repository accepts our calls; 0 pauses its mappings.",
+            labels=labels,
         )
         success = GaugeMetricFamily(
-            "syncweb_repository_last_success_timestamp_seconds", "When a call last succeeded (0: never).", labels
+            "syncweb_repository_last_success_timestamp_seconds", "When a call last succeeded (0: never).", labels=labels
         )
         failure = GaugeMetricFamily(
-            "syncweb_repository_last_failure_timestamp_seconds", "When a call last failed (0: never).", labels
+            "syncweb_repository_last_failure_timestamp_seconds", "When a call last failed (0: never).", labels=labels
         )
         rows = Repository.objects.values_list("name", "kind", "healthy", "last_success_at", "last_failure_at")
         for name, kind, is_healthy, last_success, last_failure in rows:

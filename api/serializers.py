@@ -149,6 +149,8 @@ class OperationSerializer(serializers.ModelSerializer):
 class RepositorySerializer(serializers.ModelSerializer):
     """A repository and its health (an unhealthy one pauses its mappings)."""
 
+    base_url = serializers.CharField(help_text="The tracker's web address (empty for the sandbox).")
+
     class Meta:
         model = Repository
         fields = [
