@@ -29,3 +29,11 @@ class DocsView(SpectacularSwaggerSplitView):
     template_name = "api/swagger_ui.html"
     url_name = "api:schema"
     title = "syncweb API"
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        """The view, left to the console's LoginRequiredMiddleware (DRF marks its
+        views as needing no login): anonymous users get the login page, then this one."""
+        view = super().as_view(**initkwargs)
+        view.login_required = True
+        return view

@@ -69,6 +69,16 @@ class ProblemAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema, adding the problem answers of PROBLEMS (and
     WRITE_PROBLEMS for a POST) to every operation that does not describe them."""
 
+    def _resolve_path_parameters(self, variables) -> list[dict]:
+        """An object's id in a path is a positive integer (the routes take any text
+        so that one that is not an id is a 404 problem, not Django's HTML page)."""
+        parameters = super()._resolve_path_parameters(variables)
+        for parameter in parameters:
+            if parameter["name"] == "id":
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+                parameter["description"] = "The object's id."
+        return parameters
+
     def _get_response_bodies(self, direction: str = "response") -> dict:
         responses = super()._get_response_bodies(direction)
         problem = self.resolve_serializer(ProblemSerializer, "response").ref
