@@ -410,20 +410,3 @@ class SyncListQuerySerializer(serializers.Serializer):
         help_text="-last_processed_at (default: last processed first, never processed last) or last_processed_at "
         "(its reverse). Both are read from an index at any depth.",
     )
-
-
-# --- Tokens ----------------------------------------------------------------------
-
-
-class TokenSerializer(serializers.Serializer):
-    id = serializers.IntegerField(read_only=True)
-    name = serializers.CharField(max_length=100)
-    prefix = serializers.CharField(source="shown_prefix", read_only=True, help_text="The visible start of the token.")
-    created_at = serializers.DateTimeField(read_only=True)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True, help_text="Empty: never expires.")
-    last_used_at = serializers.DateTimeField(read_only=True, allow_null=True)
-    revoked_at = serializers.DateTimeField(read_only=True, allow_null=True)
-
-
-class NewTokenSerializer(TokenSerializer):
-    token = serializers.CharField(read_only=True, help_text="The token: shown this once, stored only as a hash.")

@@ -70,6 +70,7 @@ def test_the_whole_schema_holds_against_a_live_server(api, capsys):
                 run()
             except (AssertionError, BaseExceptionGroup) as exc:  # every failing operation is reported
                 failures.append(f"{operation.label} ({mode}): {exc}\n{getattr(exc, 'exceptions', '')}")
+    session.close()  # no keep-alive request thread left holding a database connection
     with capsys.disabled():
         print(f"\nschemathesis: {generated['cases']} cases over {generated['operations']} operations")
     assert generated["operations"] >= 14
