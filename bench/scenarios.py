@@ -8,14 +8,18 @@ import statistics
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import quote
 
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 
 from accounts.roles import assign_role
+from api.pagination import SyncPagination, SyncPosition
 from bench.dataset import HEAVY_SYNC, vacuum
+from synchronizations.models import LAST_PROCESSED_DESC, Synchronization
 
 SEARCH_WORD = "tracker"  # in 9 of the 40 error templates
 MAPPING = 7
@@ -50,7 +54,22 @@ def pages() -> list[Page]:
         Page("metrics_daily_data", f"/sync/metrics/daily.json?{period}", 50),
         Page("metrics_grouped_data", f"/sync/metrics/grouped.json?{period}", 50),
         Page("dashboard", "/sync/", 150),
+        # The JSON API's lists, held to the Syncs tab's targets.
+        Page("api_syncs_error_page1", "/sync/api/v1/syncs/?status=error", 100),
+        Page("api_syncs_mapping_status", f"/sync/api/v1/syncs/?mapping={MAPPING}&status=ok", 100),
+        Page("api_syncs_search", f"/sync/api/v1/syncs/?q={SEARCH_WORD}", 50),
+        Page("api_syncs_all_page1", "/sync/api/v1/syncs/", None, note="the baseline of the API's deep page"),
+        Page("api_syncs_deep_page", f"/sync/api/v1/syncs/?cursor={deep_cursor()}", None, note="rows 10,001-10,050"),
+        Page("api_logs_page1", "/sync/api/v1/logs/", 100),
     ]
+
+
+def deep_cursor(rows: int = 10_000) -> str:
+    """The API's cursor after the first ``rows`` syncs of its default order (what
+    following ``next`` 200 times gives), URL-encoded."""
+    ordered = Synchronization.objects.order_by(LAST_PROCESSED_DESC, F("id").desc())
+    moment, pk = ordered.values_list("last_processed_at", "pk")[rows - 1]
+    return quote(SyncPagination().write(SyncPosition(moment, pk)))
 
 
 def clients() -> dict[str, Client]:

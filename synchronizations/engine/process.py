@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
-from metrics import rollup
+from metrics import processing, rollup
 from metrics.models import EventKind
 from synchronizations import jobs
 from synchronizations.connectors import Artifact, Connector, connector_for
@@ -230,9 +230,10 @@ def process_batch(sync_ids: list[int], job_id: str) -> dict[str, int]:
     at once; the syncs of a delivery that died come back through reap_stuck()."""
     token = f"{job_id[:47]}/{secrets.token_hex(8)}"
     ended: dict[str, int] = {}
-    for sync_id in sync_ids:
-        status = process_sync(sync_id, token)
-        ended[status] = ended.get(status, 0) + 1
+    with processing.Tally() as tally:  # outcomes and times, for Prometheus
+        for sync_id in sync_ids:
+            status = tally.timed(process_sync, sync_id, token)
+            ended[status] = ended.get(status, 0) + 1
     return ended
 
 
