@@ -12,10 +12,12 @@ from urllib.parse import quote
 
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 
 from accounts.roles import assign_role
+from api.pagination import SyncPagination, SyncPosition
 from bench.dataset import HEAVY_SYNC, vacuum
 from synchronizations.models import DEFAULT_SYNC_ORDER, LAST_PROCESSED_DESC, SyncCursor, Synchronization
 
@@ -33,7 +35,7 @@ class Page:
     note: str = ""
 
 
-def deep_cursor(rows: int = 10_000) -> str:
+def syncs_tab_cursor(rows: int = 10_000) -> str:
     """The Syncs tab's Next cursor after ``rows`` rows in its default order: the
     page a user reaches by pressing Next 200 times (keyset, so as cheap as any)."""
     sync = Synchronization.objects.order_by(LAST_PROCESSED_DESC, "-id")[rows - 1]
@@ -50,7 +52,12 @@ def pages() -> list[Page]:
         Page("syncs_mapping_status", f"/sync/syncs/?mapping={MAPPING}&status=ok", 100),
         Page("syncs_search", f"/sync/syncs/?q={SEARCH_WORD}", 300),
         Page("syncs_all_page1", "/sync/syncs/", None, note="the baseline of the deep page"),
-        Page("syncs_deep_page", f"/sync/syncs/?after={quote(deep_cursor())}", None, note="rows 10,001-10,050 (keyset)"),
+        Page(
+            "syncs_deep_page",
+            f"/sync/syncs/?after={quote(syncs_tab_cursor())}",
+            None,
+            note="rows 10,001-10,050 (keyset)",
+        ),
         Page("admin_syncs_error_page1", f"{admin}?status__exact=error", user="admin"),
         Page("admin_syncs_mapping_status", f"{admin}?mapping__id__exact={MAPPING}&status__exact=ok", user="admin"),
         Page("admin_syncs_search", f"{admin}?q={SEARCH_WORD}", user="admin"),
@@ -59,7 +66,22 @@ def pages() -> list[Page]:
         Page("metrics_daily_data", f"/sync/metrics/daily.json?{period}", 50),
         Page("metrics_grouped_data", f"/sync/metrics/grouped.json?{period}", 50),
         Page("dashboard", "/sync/", 150),
+        # The JSON API's lists, held to the Syncs tab's targets.
+        Page("api_syncs_error_page1", "/sync/api/v1/syncs/?status=error", 100),
+        Page("api_syncs_mapping_status", f"/sync/api/v1/syncs/?mapping={MAPPING}&status=ok", 100),
+        Page("api_syncs_search", f"/sync/api/v1/syncs/?q={SEARCH_WORD}", 50),
+        Page("api_syncs_all_page1", "/sync/api/v1/syncs/", None, note="the baseline of the API's deep page"),
+        Page("api_syncs_deep_page", f"/sync/api/v1/syncs/?cursor={api_cursor()}", None, note="rows 10,001-10,050"),
+        Page("api_logs_page1", "/sync/api/v1/logs/", 100),
     ]
+
+
+def api_cursor(rows: int = 10_000) -> str:
+    """The API's cursor after the first ``rows`` syncs of its default order (what
+    following ``next`` 200 times gives), URL-encoded."""
+    ordered = Synchronization.objects.order_by(LAST_PROCESSED_DESC, F("id").desc())
+    moment, pk = ordered.values_list("last_processed_at", "pk")[rows - 1]
+    return quote(SyncPagination().write(SyncPosition(moment, pk)))
 
 
 def clients() -> dict[str, Client]:

@@ -72,3 +72,24 @@ class HourlyRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H:00} mapping {self.mapping_id}: {self.created}+{self.updated}"
+
+
+class ProcessingTotal(models.Model):
+    """Syncs processed since the start, per outcome (the status process_sync
+    ended it in, or "skipped") and bucket of processing time: the counter and the
+    histogram the Prometheus endpoint shows. Kept in the database because the
+    workers are separate processes, on any number of machines; each job adds its
+    tally in a few statements (metrics/processing.py)."""
+
+    outcome = models.CharField(max_length=20)
+    # An index into metrics.processing.BUCKETS: the time was at most BUCKETS[bucket]
+    # seconds and more than the bucket before (len(BUCKETS): more than the last).
+    bucket = models.PositiveSmallIntegerField()
+    count = models.BigIntegerField(default=0)
+    seconds = models.FloatField(default=0.0, help_text="The sum of their processing times.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["outcome", "bucket"], name="processing_outcome_bucket")]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} bucket {self.bucket}: {self.count}"

@@ -1199,6 +1199,7 @@ class Operation(models.Model):
         WEB = "web", "Web UI"
         ADMIN = "admin", "Django admin"
         COMMAND = "command", "Management command"
+        API = "api", "JSON API"
 
     action = models.CharField(max_length=20, choices=Action.choices)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEB)

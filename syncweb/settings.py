@@ -4,6 +4,7 @@
 
 import base64
 import ipaddress
+import re
 import secrets
 import socket
 import zoneinfo
@@ -55,6 +56,10 @@ INSTALLED_APPS = [
     "metrics",
     "runtime",
     "alerts",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from our own origin
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -296,6 +301,59 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
+
+# --- The JSON API (api/, README "JSON API") -------------------------------------------
+REST_FRAMEWORK = {
+    # A personal API token (Authorization: Bearer ...) for scripts; the browser's
+    # session, with CSRF, for the documentation page.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.CanView"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Every answer is JSON, whatever the Accept header asks.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.negotiation.AlwaysJson",
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "EXCEPTION_HANDLER": "api.problems.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ProblemAutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "syncweb API",
+    "DESCRIPTION": (
+        "What the operator console shows and does, for scripts: syncs and their error queue, the bulk "
+        "actions, operations, mappings, repositories, metrics, logs and the dashboard. Authenticate with "
+        "a personal API token (`Authorization: Bearer <token>`, from the console's API tokens page); "
+        "errors are RFC 9457 problem details (`application/problem+json`)."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/sync/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "SyncStatusEnum": "synchronizations.models.SyncStatus",
+        "OperationStateEnum": "synchronizations.models.Operation.State",
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No badge fetched from the validator's site: nothing leaves our origin.
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None, "persistAuthorization": False},
+}
+# Requests per token (and per signed-in user) to the API: "<number>/<second|minute|hour|day>".
+SYNCWEB_API_RATE = env_str("SYNCWEB_API_RATE", "600/minute")
+if not re.fullmatch(r"[1-9][0-9]{0,8}/(s|sec|second|m|min|minute|h|hour|d|day)", SYNCWEB_API_RATE):
+    raise ImproperlyConfigured(f"SYNCWEB_API_RATE={SYNCWEB_API_RATE!r} is not like 600/minute.")
+# Addresses or networks that may read /sync/api/metrics (Prometheus) without a token.
+SYNCWEB_PROMETHEUS_ALLOW = env_list("SYNCWEB_PROMETHEUS_ALLOW", [])
+for _network in SYNCWEB_PROMETHEUS_ALLOW:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"SYNCWEB_PROMETHEUS_ALLOW has {_network!r}, which is not an address or a network."
+        ) from None
 
 # --- Security (production behind HTTPS) ------------------------------------------------
 SYNCWEB_HTTPS = env_bool("SYNCWEB_HTTPS", False)

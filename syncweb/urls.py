@@ -18,6 +18,8 @@ urlpatterns = [
     path("sync/health/", views.health_check, name="health"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("sync/support-bundle.zip", views.support_bundle, name="support_bundle"),
+    # The JSON API, its schema and docs, API tokens, Prometheus (api/urls.py).
+    path("sync/api/", include("api.urls")),
     path("sync/admin/", admin.site.urls),
     # The header's sections: the Dashboard here; Syncs, Mappings and Logs in
     # synchronizations/urls.py; Metrics in metrics/urls.py.

@@ -224,6 +224,7 @@ def celery_worker(celery_processes):
 
 
 from tests.alerts_fixtures import smtp_server, webhook  # noqa: E402, F401  (fixtures)
+from tests.api_fixtures import api_as  # noqa: E402, F401  (fixtures)
 from tests.browser import browser, page  # noqa: E402, F401  (fixtures)
 from tests.conformance_harnesses import sandbox_harness  # noqa: E402, F401  (fixtures)
 from tests.engine_fixtures import left, mapping, right  # noqa: E402, F401  (fixtures)
