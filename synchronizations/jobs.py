@@ -54,8 +54,10 @@ def send(task_name: str, *args) -> bool:
         _discover_tasks()  # (a worker has them; a web process sends by name alone)
     try:
         # No retries here: what the broker does not take now stays recorded and is sent
-        # again later, so no request waits on a broker that hangs.
-        app.signature(task_name, args=args).apply_async(retry=False)
+        # again later, so no request waits on a broker that hangs. No result either:
+        # sent by name, a task's ignore_result is unknown, and Celery would subscribe
+        # to its result in Redis first (20 s of reconnecting, then a RuntimeError).
+        app.signature(task_name, args=args).apply_async(retry=False, ignore_result=True)
     except BROKER_DOWN as exc:
         if app.conf.task_always_eager:
             raise  # in place: the task's own error, not a broker's

@@ -823,11 +823,17 @@ class SynchronizationQuerySet(models.QuerySet):
         return sorted(resolved)
 
     def recreate(self, now: datetime) -> list[int]:
-        """Syncs in error because an artifact was deleted -> pending, due at once,
-        with the deleted side's key, URL, fingerprint and the baseline forgotten:
-        processing creates the artifact again from the other side."""
+        """Syncs in error because one artifact was deleted, whose other artifact
+        exists -> pending, due at once, with the deleted side's key, URL,
+        fingerprint and the baseline forgotten: processing creates the artifact
+        again from the other side. (Both gone: nothing to recreate from; left alone.)"""
         return self._forget_deleted(
-            status=SyncStatus.PENDING, next_retry_at=None, attempts=0, error_context={}, updated_at=now
+            status=SyncStatus.PENDING,
+            next_retry_at=None,
+            attempts=0,
+            error_context={},
+            updated_at=now,
+            both=False,
         )
 
     def unlink(self, now: datetime) -> list[int]:
@@ -841,13 +847,21 @@ class SynchronizationQuerySet(models.QuerySet):
             status=SyncStatus.IGNORED, ignore_changes=True, next_retry_at=None, attempts=0, updated_at=now, **cleared
         )
 
-    def _forget_deleted(self, **values) -> list[int]:
+    def _forget_deleted(self, *, both: bool = True, **values) -> list[int]:
+        """Syncs in error with a deleted artifact get ``values``, the deleted side
+        forgotten; those whose both artifacts are gone (side "both") keep their keys,
+        and are included only with ``both``. A side is taken only while the other
+        side's key is there."""
+        deleted = self.filter(status=SyncStatus.ERROR, error_context__kind="deleted")
         changed = []
-        for side in ("left", "right"):
-            deleted = self.filter(status=SyncStatus.ERROR, error_context__kind="deleted", error_context__side=side)
-            changed += deleted._changed(
-                **{f"{side}_key": "", f"{side}_url": "", f"{side}_fingerprint": ""}, synced={}, **values
+        for side, other in (("left", "right"), ("right", "left")):
+            changed += (
+                deleted.filter(error_context__side=side)
+                .exclude(**{f"{other}_key": ""})
+                ._changed(**{f"{side}_key": "", f"{side}_url": "", f"{side}_fingerprint": ""}, synced={}, **values)
             )
+        if both:
+            changed += deleted.filter(error_context__side="both")._changed(**values)
         return sorted(changed)
 
     def mark_changed(self, now: datetime) -> list[int]:

@@ -18,11 +18,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import F, Max, QuerySet
+from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
 from synchronizations import jobs
-from synchronizations.engine import wording
+from synchronizations.engine import merge, wording
 from synchronizations.models import REPROCESS_LEAVES, LogEntry, Operation, Synchronization, SyncStatus
 
 # Syncs per statement when reading ids. (An operation applies its syncs in chunks
@@ -115,6 +115,20 @@ def not_in_error(ids: list[int], **context) -> list[int]:
     return sorted(offending)
 
 
+def nothing_to_recreate_from(ids: list[int]) -> list[int]:
+    """The ids among ``ids`` of syncs with a deleted artifact whose other artifact
+    is gone too (or was never linked): Recreate has nothing to copy from."""
+    offending = []
+    for chunk in _chunks(sorted(set(ids))):
+        deleted = Synchronization.objects.filter(pk__in=chunk, error_context__kind="deleted")
+        offending += deleted.filter(
+            Q(error_context__side="both")
+            | Q(error_context__side="left", right_key="")
+            | Q(error_context__side="right", left_key="")
+        ).values_list("pk", flat=True)
+    return sorted(offending)
+
+
 def needs_confirmation(selection: Selection, *, all_matching: bool) -> bool:
     """Whether to ask before acting: on more than CONFIRM_ABOVE syncs, or on "every
     sync matching" the filters of a page, whose set the operator has not seen row by
@@ -139,6 +153,12 @@ def check(action: str, selection: Selection, parameters: dict | None = None) -> 
             "not in error because of a deleted artifact",
             f"{Operation.Action(action).label} applies only to syncs whose artifact was deleted",
         )
+    if action == Operation.Action.RECREATE:
+        _refuse_others(
+            nothing_to_recreate_from(selection.ids),
+            "without an artifact to recreate from (both are gone)",
+            "Unlink or Clear Error keeps such a sync in history",
+        )
     if action == Operation.Action.RESOLVE:
         _refuse_others(
             not_in_error(selection.ids, kind="conflict"),
@@ -158,10 +178,12 @@ def _refuse_others(offending: list[int], state: str, rule: str) -> None:
 
 
 def _check_choices(choices) -> None:
+    """Resolve's choices: {rule key ("left field|right field", merge.rule_key()) or
+    "*": "left" | "right"}."""
     if not isinstance(choices, dict) or not choices:
         raise ActionRefused("Choose a side for each conflicting field. Nothing was changed.")
     for rule, side in choices.items():
-        if side not in ("left", "right") or not (rule == "*" or (isinstance(rule, str) and rule.isdigit())):
+        if side not in ("left", "right") or not (rule == "*" or (isinstance(rule, str) and "|" in rule)):
             raise ActionRefused(f"{rule!r}: {side!r} is not a side (left or right) of a rule. Nothing was changed.")
 
 
@@ -277,7 +299,9 @@ def apply_resolve(ids: list[int], choices: dict, *, actor: str, operation: Opera
     (SynchronizationQuerySet.resolve), logged and queued after commit: processing
     writes the chosen values. Call it inside a transaction."""
     resolved = Synchronization.objects.filter(pk__in=ids).resolve(timezone.now(), choices)
-    said = ", ".join(f"{'every field' if rule == '*' else f'rule {rule}'}: {side}" for rule, side in choices.items())
+    said = ", ".join(
+        f"{'every field' if rule == '*' else merge.describe_key(rule)}: {side}" for rule, side in choices.items()
+    )
     _log(resolved, wording.conflict_resolved(actor, said), actor, operation)
     jobs.queue_processing(resolved)
     return Applied(done=len(resolved), skipped=len(ids) - len(resolved))

@@ -15,7 +15,7 @@ from accounts import preferences
 from accounts.models import PER_PAGE_CHOICES
 from accounts.roles import RUN_ACTIONS_PERMISSION, VIEW_PERMISSION, can_run_actions
 from synchronizations import exports, operations, rescans
-from synchronizations.engine import fieldmap
+from synchronizations.engine import fieldmap, merge
 from synchronizations.filters import LogFilter, SyncFilter
 from synchronizations.forms import ConfirmedSelectionForm, SyncActionForm
 from synchronizations.models import (
@@ -185,28 +185,28 @@ def _deleted(sync: Synchronization) -> dict | None:
     if context.get("kind") != "deleted" or sync.status not in (SyncStatus.ERROR, SyncStatus.IGNORED):
         return None
     side = context.get("side")
-    remaining = sync.mapping.right if side == "left" else sync.mapping.left
-    return {**context, "remaining": remaining.name, "unlinked": sync.status == SyncStatus.IGNORED}
+    remaining = "" if side == "both" else (sync.mapping.right if side == "left" else sync.mapping.left).name
+    return {**context, "remaining": remaining, "unlinked": sync.status == SyncStatus.IGNORED}
 
 
 @permission_required(RUN_ACTIONS_PERMISSION, raise_exception=True)
 @require_POST
 def sync_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     """Resolve a conflict: the side to keep for each conflicting field, posted as
-    ``rule_<number>=left|right``; recorded as an Operation and applied by the next
-    processing. A missing or unknown choice is refused and nothing changes."""
+    ``choice_<n>=left|right`` for the n-th conflicting field as the page listed it;
+    recorded as an Operation (its choices keyed by the rule's fields, so that a
+    reordered field map changes nothing) and applied by the next processing. A
+    missing or unknown choice is refused and nothing changes."""
     sync = get_object_or_404(Synchronization, pk=pk)
     conflicts = _conflicts(sync)
-    choices = {str(entry.get("rule")): request.POST.get(f"rule_{entry.get('rule')}", "") for entry in conflicts}
     if not conflicts:
         messages.error(request, f"Sync {pk} is not in conflict (any more); nothing was changed.")
         return redirect(sync_detail, pk=pk)
-    unchosen = [rule for rule, side in choices.items() if side not in ("left", "right")]
+    choices = {str(entry.get("rule")): request.POST.get(f"choice_{index}", "") for index, entry in enumerate(conflicts)}
+    unchosen = [merge.describe_key(rule) for rule, side in choices.items() if side not in ("left", "right")]
     if unchosen:
-        messages.error(
-            request,
-            f"Choose the left or the right value for every field (rule {', '.join(unchosen)}); nothing was changed.",
-        )
+        fields = ", ".join(unchosen)
+        messages.error(request, f"Choose the left or the right value for every field ({fields}); nothing was changed.")
         return redirect(sync_detail, pk=pk)
     try:
         operation = operations.submit(

@@ -77,6 +77,8 @@ MIDDLEWARE = [
     # Times in the user's display zone (accounts/preferences.py).
     "accounts.preferences.DisplayZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A forged admin action's ids get a message, not a 500 (syncweb/middleware.py).
+    "syncweb.middleware.AdminActionIdsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",

@@ -179,3 +179,17 @@ def test_a_repository_with_unusable_settings_is_refused_with_a_message(client_as
     response = client_as(admin_user).post("/sync/admin/synchronizations/repository/add/", {**form, **changes})
     assert response.status_code == 200
     assertContains(response, message)
+
+
+@pytest.mark.parametrize("action", ["delete_selected", "rescan_mappings", "reprocess_mappings"])
+def test_an_admin_action_with_ids_that_are_not_ids_changes_nothing_and_says_so(client, admin_user, action):
+    from synchronizations.models import Mapping
+    from tests import factories
+
+    mapping = factories.mapping()
+    client.force_login(admin_user)
+    url = "/sync/admin/synchronizations/mapping/"
+    response = client.post(url, {"action": action, "_selected_action": [str(mapping.pk), "abc"]}, follow=True)
+    assert response.status_code == 200
+    assert "1 selected id(s) are not ids (&#x27;abc&#x27;); nothing was done." in response.content.decode()
+    assert Mapping.objects.filter(pk=mapping.pk).exists()

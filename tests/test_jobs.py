@@ -2,6 +2,7 @@
 broker that refuses a message does not make the caller fail."""
 
 import logging
+import os
 
 import pytest
 from django.db import transaction
@@ -83,3 +84,27 @@ def test_syncs_whose_job_the_broker_refused_are_made_due_for_the_next_round(
         detect_changes(mapping.pk)  # queues its processing: refused
     sync = Synchronization.objects.get()
     assert (sync.status, sync.next_retry_at is not None) == ("pending", True)
+
+
+def test_a_fresh_process_with_redis_down_is_told_at_once_and_never_crashes():
+    """Sending by name must not wait on (nor raise from) the result backend: a
+    command or web process that starts while Redis is down gets False, not Celery's
+    "Retry limit exceeded … result store" RuntimeError after 20 s."""
+    import subprocess
+    import sys
+
+    from trackers import free_port
+
+    script = (
+        "import django; django.setup()\n"
+        "from synchronizations import jobs\n"
+        "print('sent' if jobs.send(jobs.PROCESS_SYNCS, [1]) else 'refused')\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "syncweb.settings",
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+    }
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "refused"

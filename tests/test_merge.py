@@ -121,7 +121,7 @@ def test_raise_an_error_leaves_conflicting_fields_to_an_operator_who_resolves_th
     assert sync.error_context == {
         "kind": "conflict",
         "fields": [
-            {"rule": 1, "left_field": "title", "right_field": "title", "left_value": "Left title",
+            {"rule": "title|title", "left_field": "title", "right_field": "title", "left_value": "Left title",
              "right_value": "Right title"},
         ],
     }  # fmt: skip
@@ -136,9 +136,13 @@ def test_raise_an_error_leaves_conflicting_fields_to_an_operator_who_resolves_th
     assert sync.status == SyncStatus.ERROR and sync.error_context["kind"] == "conflict"
     # Resolve: the right side's title.
     operation = operations.perform(
-        Operation.Action.RESOLVE, [sync.pk], user=operator, parameters={"choices": {"1": "right"}}
+        Operation.Action.RESOLVE, [sync.pk], user=operator, parameters={"choices": {"title|title": "right"}}
     )
-    assert (operation.state, operation.done, operation.parameters) == ("finished", 1, {"choices": {"1": "right"}})
+    assert (operation.state, operation.done, operation.parameters) == (
+        "finished",
+        1,
+        {"choices": {"title|title": "right"}},
+    )
     assert LogEntry.objects.filter(sync=sync, operation=operation, actor="operator").exists()
     process_pending()
     sync.refresh_from_db()
@@ -152,9 +156,11 @@ def test_raise_an_error_leaves_conflicting_fields_to_an_operator_who_resolves_th
 def test_resolve_is_refused_for_a_sync_not_in_conflict_and_without_a_side(linked, operator):
     sync, _, _ = linked
     with pytest.raises(operations.ActionRefused, match="not in conflict"):
-        operations.perform(Operation.Action.RESOLVE, [sync.pk], user=operator, parameters={"choices": {"1": "left"}})
+        operations.perform(
+            Operation.Action.RESOLVE, [sync.pk], user=operator, parameters={"choices": {"title|title": "left"}}
+        )
     Synchronization.objects.filter(pk=sync.pk).fail("Conflict", now=timezone.now(), context={"kind": "conflict"})
-    for choices in (None, {}, {"1": "middle"}, {"title": "left"}):
+    for choices in (None, {}, {"title|title": "middle"}, {"title": "left"}, {"1": "left"}):
         with pytest.raises(operations.ActionRefused):
             operations.perform(Operation.Action.RESOLVE, [sync.pk], user=operator, parameters={"choices": choices})
     assert not Operation.objects.exists()
@@ -282,3 +288,53 @@ def test_a_failed_sync_keeps_the_versions_it_read_so_a_reread_leaves_it_in_error
     assert (sync.left_version, sync.right_version) == (left.get(left_key).version, right.get(right_key).version)
     Mapping.objects.filter(pk=mapping.pk).update(left_cursor="", right_cursor="")  # read everything again
     assert detect_changes(mapping.pk).changed == 0
+
+
+def test_a_choice_applies_to_its_field_even_after_the_field_map_is_reordered(mapping, left, right, linked, operator):
+    sync, left_key, right_key = linked
+    mapping.conflict_policy = Mapping.ConflictPolicy.ERROR
+    mapping.save()
+    edit(left, left_key, title="Left title", status="Left status")
+    edit(right, right_key, title="Right title", state="Right status")
+    sync_round(mapping)
+    sync.refresh_from_db()
+    assert [entry["rule"] for entry in sync.error_context["fields"]] == ["title|title", "status|state"]
+    mapping.field_map = list(reversed(mapping.field_map))  # an admin reorders the rules meanwhile
+    mapping.save()
+    choices = {"title|title": "right", "status|state": "left"}
+    operations.perform(Operation.Action.RESOLVE, [sync.pk], user=operator, parameters={"choices": choices})
+    process_pending()
+    sync.refresh_from_db()
+    assert sync.status == SyncStatus.OK, sync.error_message
+    assert fields_of(left, left_key)["title"] == fields_of(right, right_key)["title"] == "Right title"
+    assert fields_of(left, left_key)["status"] == fields_of(right, right_key)["state"] == "Left status"
+    entry = LogEntry.objects.get(sync=sync, message__startswith="Conflict resolved")
+    assert entry.message == "Conflict resolved by operator: title: right, status ↔ state: left; processing again."
+
+
+def test_both_artifacts_deleted_is_said_and_only_unlink_is_offered(mapping, left, right, linked, operator):
+    sync, left_key, right_key = linked
+    SandboxArtifact.objects.filter(key__in=[left_key, right_key]).delete()
+    operations.perform(Operation.Action.RETRY, [sync.pk], user=operator)
+    process_pending()
+    sync.refresh_from_db()
+    assert sync.status == SyncStatus.ERROR
+    assert sync.error_message == (
+        f"{left_key} was deleted in 'Left' and {right_key} in 'Right' (or our account can no longer see them)"
+    )
+    assert sync.error_context["side"] == "both"
+    with pytest.raises(operations.ActionRefused, match="both are gone"):
+        operations.perform(Operation.Action.RECREATE, [sync.pk], user=operator)
+    operations.perform(Operation.Action.UNLINK, [sync.pk], user=operator)
+    sync.refresh_from_db()
+    assert (sync.status, sync.left_key, sync.right_key) == (SyncStatus.IGNORED, left_key, right_key)
+
+
+def test_recreate_is_refused_when_the_other_side_is_gone_too(mapping, left, right, linked, operator):
+    sync, left_key, right_key = linked
+    SandboxArtifact.objects.filter(key=right_key).delete()
+    edit(left, left_key, title="Edited")
+    sync_round(mapping)
+    Synchronization.objects.filter(pk=sync.pk).update(left_key="")  # as after an earlier Recreate of the left
+    with pytest.raises(operations.ActionRefused, match="both are gone"):
+        operations.perform(Operation.Action.RECREATE, [sync.pk], user=operator)

@@ -85,7 +85,9 @@ def test_roundup_conflict_raises_an_error_and_resolve_writes_the_chosen_side(rou
     sync.refresh_from_db()
     assert (sync.status, sync.error_context["kind"]) == ("error", "conflict")
     assert right.get(right_key).fields["status"] == "chatting"  # the unconflicted field was carried
-    operations.perform(Operation.Action.RESOLVE, [sync.pk], user=operator, parameters={"choices": {"1": "left"}})
+    operations.perform(
+        Operation.Action.RESOLVE, [sync.pk], user=operator, parameters={"choices": {"title|title": "left"}}
+    )
     process_pending()
     sync.refresh_from_db()
     assert sync.status == SyncStatus.OK, sync.error_message

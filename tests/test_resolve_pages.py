@@ -14,8 +14,20 @@ pytestmark = pytest.mark.django_db
 CONFLICT = {
     "kind": "conflict",
     "fields": [
-        {"rule": 1, "left_field": "title", "right_field": "title", "left_value": "Left", "right_value": "Right"},
-        {"rule": 3, "left_field": "priority", "right_field": "severity", "left_value": "High", "right_value": None},
+        {
+            "rule": "title|title",
+            "left_field": "title",
+            "right_field": "title",
+            "left_value": "Left",
+            "right_value": "Right",
+        },
+        {
+            "rule": "priority|severity",
+            "left_field": "priority",
+            "right_field": "severity",
+            "left_value": "High",
+            "right_value": None,
+        },
     ],
 }
 
@@ -42,9 +54,9 @@ def test_the_conflict_shows_both_values_per_field_with_a_choice(client_as, opera
     response = client_as(operator).get(f"/sync/syncs/{conflicted.pk}/")
     assertContains(response, 'data-testid="conflict-form"')
     assertContains(response, "priority ↔ severity")
-    for rule in (1, 3):
-        assertContains(response, f'name="rule_{rule}" value="left"')
-        assertContains(response, f'name="rule_{rule}" value="right"')
+    for index in (0, 1):
+        assertContains(response, f'name="choice_{index}" value="left"')
+        assertContains(response, f'name="choice_{index}" value="right"')
     assertContains(response, "(empty)")  # a None value
     assertContains(response, ">Resolve</button>")
 
@@ -54,27 +66,33 @@ def test_a_viewer_sees_the_conflict_but_cannot_resolve(client_as, viewer, confli
     response = client.get(f"/sync/syncs/{conflicted.pk}/")
     assertContains(response, "priority ↔ severity")
     assertNotContains(response, ">Resolve</button>")
-    assert client.post(f"/sync/syncs/{conflicted.pk}/resolve/", {"rule_1": "left", "rule_3": "left"}).status_code == 403
+    assert (
+        client.post(f"/sync/syncs/{conflicted.pk}/resolve/", {"choice_0": "left", "choice_1": "left"}).status_code
+        == 403
+    )
     assert not Operation.objects.exists()
 
 
 def test_resolving_records_an_operation_and_queues_the_sync(client_as, operator, conflicted):
     response = client_as(operator).post(
-        f"/sync/syncs/{conflicted.pk}/resolve/", {"rule_1": "right", "rule_3": "left"}, follow=True
+        f"/sync/syncs/{conflicted.pk}/resolve/", {"choice_0": "right", "choice_1": "left"}, follow=True
     )
     assertContains(response, "Resolve conflict: operation #")
     operation = Operation.objects.get()
-    assert (operation.action, operation.parameters) == ("resolve", {"choices": {"1": "right", "3": "left"}})
+    assert (operation.action, operation.parameters) == (
+        "resolve",
+        {"choices": {"title|title": "right", "priority|severity": "left"}},
+    )
     operations.run(operation.pk)  # what the worker does with the job
     conflicted.refresh_from_db()
     assert conflicted.status == SyncStatus.PENDING
-    assert conflicted.error_context["choices"] == {"1": "right", "3": "left"}
+    assert conflicted.error_context["choices"] == {"title|title": "right", "priority|severity": "left"}
     assert LogEntry.objects.filter(sync=conflicted, actor="operator", message__startswith="Conflict resolved").exists()
 
 
 @pytest.mark.parametrize(
     "data",
-    [{}, {"rule_1": "right"}, {"rule_1": "right", "rule_3": "middle"}, {"rule_1": "\x00", "rule_3": "²"}],
+    [{}, {"choice_0": "right"}, {"choice_0": "right", "choice_1": "middle"}, {"choice_0": "\x00", "choice_1": "²"}],
 )
 def test_a_missing_or_unknown_choice_changes_nothing_and_says_so(client_as, operator, conflicted, data):
     response = client_as(operator).post(f"/sync/syncs/{conflicted.pk}/resolve/", data, follow=True)
@@ -85,9 +103,9 @@ def test_a_missing_or_unknown_choice_changes_nothing_and_says_so(client_as, oper
 
 
 def test_resolving_a_sync_not_in_conflict_is_refused(client_as, operator, deleted):
-    response = client_as(operator).post(f"/sync/syncs/{deleted.pk}/resolve/", {"rule_1": "left"}, follow=True)
+    response = client_as(operator).post(f"/sync/syncs/{deleted.pk}/resolve/", {"choice_0": "left"}, follow=True)
     assertContains(response, "is not in conflict")
-    assert client_as(operator).post("/sync/syncs/99999999/resolve/", {"rule_1": "left"}).status_code == 404
+    assert client_as(operator).post("/sync/syncs/99999999/resolve/", {"choice_0": "left"}).status_code == 404
     assert client_as(operator).get(f"/sync/syncs/{deleted.pk}/resolve/").status_code == 405
 
 

@@ -109,3 +109,12 @@ def test_seeding_counts_every_seeded_key_as_handed_out():
         counted = dict(SandboxKeyNumber.objects.filter(repository=repository).values_list("prefix", "last"))
         assert counted == highest
     assert SandboxKeyNumber.objects.aggregate(Max("last"))["last__max"] > 0
+
+
+def test_a_scope_is_case_sensitive_on_every_database(db):
+    repository = Repository.objects.create(name="Cases", kind="sandbox", settings={"key_prefix": "ZZ"})
+    connector = connector_for(repository)
+    upper = connector.create("L14", {"title": "upper"})
+    lower = connector.create("l14", {"title": "lower"})
+    assert [a.key for a in connector.changed_since("L14", "").artifacts] == [upper.key]
+    assert [a.key for a in connector.changed_since("l14", "").artifacts] == [lower.key]

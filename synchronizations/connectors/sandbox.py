@@ -24,6 +24,7 @@ import time
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.functions import Substr
 from django.urls import reverse
 from django.utils import timezone
 
@@ -249,7 +250,13 @@ class SandboxConnector(Connector):
                     )
 
     def _in_scope(self, scope: str):
-        return self._artifacts().filter(key__startswith=f"{scope}-") if scope else self._artifacts()
+        """The artifacts whose key starts with ``scope``-, case-sensitively on every
+        database (SQLite's LIKE, behind Django's startswith, ignores case: "l14"
+        would cover L14-1, which scopes_overlap() rightly does not think)."""
+        if not scope:
+            return self._artifacts()
+        prefix = f"{scope}-"
+        return self._artifacts().annotate(key_prefix=Substr("key", 1, len(prefix))).filter(key_prefix=prefix)
 
     def _artifact(self, row) -> Artifact:
         schema = self.settings.get("fields")

@@ -77,6 +77,23 @@ class ArtifactDeleted(PermanentError):
         self.repository = repository
 
 
+class BothDeleted(ArtifactDeleted):
+    """Both artifacts of a sync are gone: nothing is left to recreate from (Unlink
+    or Clear Error keep the sync in history). ``key`` and ``repository`` name both,
+    for the page ("L-3 and R-7")."""
+
+    def __init__(self, left: ArtifactDeleted, right: ArtifactDeleted):
+        PermanentError.__init__(
+            self,
+            wording.both_deleted(left.key, left.repository, right.key, right.repository),
+            "Nothing is left to recreate from: Unlink (or Clear Error) keeps the sync in history.",
+        )
+        self.key = f"{left.key} and {right.key}"
+        self.repository = (
+            left.repository if left.repository == right.repository else (f"{left.repository}' and '{right.repository}")
+        )
+
+
 class FieldRefused(PermanentError):
     """The tracker refused a value (HTTP 400/422), naming the field when it said which."""
 

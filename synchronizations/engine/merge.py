@@ -59,9 +59,10 @@ class MissingField(PermanentError):
 @dataclass(frozen=True)
 class FieldConflict:
     """A rule whose fields changed on both sides to values that do not agree.
-    ``rule``: its number in the field map (from 1)."""
+    ``rule``: the rule's key, rule_key() (its fields, not its position: the field
+    map may be reordered before an operator resolves the conflict)."""
 
-    rule: int
+    rule: str
     left_field: str
     right_field: str
     left_value: Any
@@ -98,7 +99,7 @@ class Context:
     """What merging needs besides the artifacts: the mapping's field map, name,
     conflict policy (its value and how it reads), the repository names per side,
     the sync's baseline and fingerprints, and an operator's choices per rule
-    ({"<rule number>" or "*": side})."""
+    ({rule_key() or "*": side})."""
 
     field_map: list[dict]
     mapping: str
@@ -125,8 +126,8 @@ def merge(read: Sides, context: Context) -> Merge:
         result.writes[missing[0]] = fieldmap.transform(context.field_map, source, read[source].fields, context.mapping)
         return result
     legacy = _legacy_changes(read, context)
-    for number, rule in enumerate(context.field_map, start=1):
-        _merge_rule(number, rule, read, context, legacy, result)
+    for rule in context.field_map:
+        _merge_rule(rule_key(rule), rule, read, context, legacy, result)
     return result
 
 
@@ -157,7 +158,18 @@ def _changed(side: str, name: str, value: Any, context: Context, legacy: dict[st
     return name not in baseline or plain(value) != baseline[name]
 
 
-def _merge_rule(number: int, rule: dict, read: Sides, context: Context, legacy, result: Merge) -> None:
+def rule_key(rule: dict) -> str:
+    """A field map rule's key: its left and right field names, ``left|right``."""
+    return f"{rule[LEFT]}|{rule[RIGHT]}"
+
+
+def describe_key(key: str) -> str:
+    """A rule key as a person reads it: ``title``, or ``priority ↔ severity``."""
+    left, _, right = key.partition("|")
+    return left if left == right or not right else f"{left} ↔ {right}"
+
+
+def _merge_rule(number: str, rule: dict, read: Sides, context: Context, legacy, result: Merge) -> None:
     names = {LEFT: rule[LEFT], RIGHT: rule[RIGHT]}
     values = {side: read[side].fields.get(names[side]) for side in (LEFT, RIGHT)}
     changed = {side: _changed(side, names[side], values[side], context, legacy) for side in (LEFT, RIGHT)}
@@ -209,7 +221,7 @@ def _merge_rule(number: int, rule: dict, read: Sides, context: Context, legacy, 
             )
         )
         return
-    chosen = context.choices.get(str(number)) or context.choices.get("*")
+    chosen = context.choices.get(number) or context.choices.get("*")
     how = "operator's choice" if chosen else context.policy_label
     result.messages.append(
         (
@@ -222,10 +234,10 @@ def _merge_rule(number: int, rule: dict, read: Sides, context: Context, legacy, 
     result.writes[other(winner)][names[other(winner)]] = converted(winner)
 
 
-def _decide(number: int, read: Sides, context: Context) -> str | None:
-    """The side whose value wins a conflict on rule ``number``: the operator's
+def _decide(key: str, read: Sides, context: Context) -> str | None:
+    """The side whose value wins a conflict on the rule ``key``: the operator's
     choice if there is one, else the policy; None under "raise an error"."""
-    chosen = context.choices.get(str(number)) or context.choices.get("*")
+    chosen = context.choices.get(key) or context.choices.get("*")
     if chosen in (LEFT, RIGHT):
         return chosen
     if context.policy == LEFT:
@@ -244,10 +256,10 @@ def baseline(field_map: list[dict], after: Sides, previous: dict, conflicts: lis
     both sides until an operator decides)."""
     open_rules = {conflict.rule for conflict in conflicts}
     synced: dict[str, dict] = {LEFT: {}, RIGHT: {}}
-    for number, rule in enumerate(field_map, start=1):
+    for rule in field_map:
         for side in (LEFT, RIGHT):
             name = rule[side]
-            if number in open_rules:
+            if rule_key(rule) in open_rules:
                 if name in previous.get(side, {}):
                     synced[side][name] = previous[side][name]
             else:

@@ -23,7 +23,14 @@ from metrics.models import EventKind
 from synchronizations import jobs
 from synchronizations.connectors import Artifact, Connector, connector_for
 from synchronizations.engine import fieldmap, health, merge, wording
-from synchronizations.engine.errors import ArtifactDeleted, PermanentError, RepositoryError, SyncError, TransientError
+from synchronizations.engine.errors import (
+    ArtifactDeleted,
+    BothDeleted,
+    PermanentError,
+    RepositoryError,
+    SyncError,
+    TransientError,
+)
 from synchronizations.engine.fieldmap import LEFT, RIGHT
 from synchronizations.models import LogEntry, Mapping, Synchronization, SyncStatus
 
@@ -126,15 +133,23 @@ def plan(
     if not keys[LEFT] and not keys[RIGHT]:
         raise PermanentError("The sync has no artifact on either side.")
     read: Sides = {}
+    gone: dict[str, ArtifactDeleted] = {}
     for side in (LEFT, RIGHT):
-        got = (prefetched or {}).get(side, {}).get(keys[side]) if keys[side] else None
-        if keys[side] and got is None:
-            got = connectors[side].get(keys[side])
-        if isinstance(got, BaseException):
-            raise got
+        try:
+            got = (prefetched or {}).get(side, {}).get(keys[side]) if keys[side] else None
+            if keys[side] and got is None:
+                got = connectors[side].get(keys[side])
+            if isinstance(got, BaseException):
+                raise got
+        except ArtifactDeleted as exc:
+            gone[side], got = exc, None
         read[side] = got
         if got is not None and seen is not None:
             seen[f"{side}_version"] = got.version[:200]
+    if len(gone) == 2:
+        raise BothDeleted(gone[LEFT], gone[RIGHT])
+    if gone:
+        raise next(iter(gone.values()))
     merged = merge.merge(read, merge_context(sync))
     writes = {side: fields for side, fields in merged.writes.items() if fields or read[side] is None}
     if not writes and not merged.conflicts and not merged.messages:
@@ -368,7 +383,10 @@ def _failed(sync: Synchronization, token: str, exc: BaseException, seen: dict) -
 
 
 def _deleted_context(sync: Synchronization, exc: ArtifactDeleted) -> dict:
-    """Which side of ``sync`` is gone, for the operator's Recreate / Unlink."""
+    """Which side of ``sync`` is gone ("both" when both are), for the operator's
+    Recreate (from the other side) / Unlink."""
+    if isinstance(exc, BothDeleted):
+        return {"kind": "deleted", "side": "both", "key": exc.key, "repository": exc.repository}
     side = LEFT if exc.key == sync.left_key else RIGHT
     return {"kind": "deleted", "side": side, "key": exc.key, "repository": exc.repository}
 

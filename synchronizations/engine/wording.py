@@ -79,6 +79,14 @@ def deleted(key: str, repository: str) -> str:
     return f"{key} was deleted in '{repository}' (or our account can no longer see it)"
 
 
+def both_deleted(left_key: str, left_repository: str, right_key: str, right_repository: str) -> str:
+    """The error of a sync both of whose artifacts are gone."""
+    return (
+        f"{left_key} was deleted in '{left_repository}' and {right_key} in '{right_repository}' "
+        "(or our account can no longer see them)"
+    )
+
+
 def conflict_resolved(actor: str, choices: str) -> str:
     return f"Conflict resolved by {actor}: {choices}; processing again."
 
