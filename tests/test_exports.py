@@ -175,7 +175,9 @@ def test_non_ascii_survives_excel_the_csv_starts_with_a_bom(client_as, viewer, w
 
 def test_relative_artifact_urls_are_made_absolute_with_the_requests_host(client_as, viewer, web):
     sync = factories.sync(web, "WEB-1")
-    Synchronization.objects.filter(pk=sync.pk).update(left_url="/sync/admin/synchronizations/sandboxartifact/911/change/")
+    Synchronization.objects.filter(pk=sync.pk).update(
+        left_url="/sync/admin/synchronizations/sandboxartifact/911/change/"
+    )
     row = rows_of(client_as(viewer).get("/sync/syncs/", {"export": "csv"}, HTTP_HOST="localhost:8080"))[1]
     assert row[4] == "http://localhost:8080/sync/admin/synchronizations/sandboxartifact/911/change/"
     assert row[6] == "https://right.example/RWEB-1"  # already absolute: unchanged
