@@ -76,6 +76,12 @@ def zoned(value: datetime | None, empty: str = "—") -> str:
 
 
 @register.filter
+def thousands(number: int) -> str:
+    """A count with a comma between thousands, as the README writes them: "10,000"."""
+    return f"{number:,}"
+
+
+@register.filter
 def shorten(text: str, length: int) -> str:
     """``text`` cut to ``length`` characters, the last an ellipsis, if it is longer."""
     return text if len(text) <= length else text[: length - 1] + "…"
