@@ -14,13 +14,13 @@ from django.db import transaction
 from django.db.models import Count, Min, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 from redis import RedisError
 
 from alerts.links import absolute
 from alerts.models import Alert, Delivery, EvaluatorLease, Rule, SeenErrorPattern
 from runtime.workers import alive_workers, redis_client
 from synchronizations.models import Mapping, Operation, Repository, SyncCount, Synchronization, SyncStatus
+from syncweb import zones
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def _minutes(delta: timedelta) -> int:
 
 
 def _at(moment: datetime) -> str:
-    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
+    return zones.text(moment)
 
 
 def _syncs_link(**params) -> str:

@@ -19,6 +19,7 @@ from api.permissions import CanRunActions
 from api.problems import ActionRefused, InvalidParameters
 from metrics import queries
 from metrics.periods import EARLIEST, LATEST, MAX_DAYS, parse_period
+from metrics.views import in_server_zone
 from synchronizations import operations
 from synchronizations.filters import LogFilter, SyncFilter
 from synchronizations.models import LogEntry, Mapping, Operation, Repository, SyncCount, Synchronization
@@ -269,6 +270,7 @@ class MetricsView(APIView):
         parameters=[s.MetricsQuerySerializer],
         responses=s.MetricsSerializer,
     )
+    @in_server_zone  # as the page: days and hours of TIME_ZONE, whatever the user's zone
     def get(self, request):
         query = valid_query(s.MetricsQuerySerializer, request)
         for name in ("start", "end"):

@@ -1,10 +1,17 @@
 """The Metrics tab: the period panel and totals (HTML), the chart data (JSON views
-built on django-chartjs) and a CSV of the daily series."""
+built on django-chartjs) and a CSV of the daily series.
+
+Days and hours are those of the server's TIME_ZONE for everyone, whatever display
+zone a user chose: the rollup is kept by the UTC hour, so a zone with a half-hour
+offset (a user's Asia/Kathmandu) could not be cut into days from it. The page and
+the CSV's file name say which zone that is."""
 
 import csv
+import functools
 
 from chartjs.views.base import JSONView
 from chartjs.views.lines import BaseLineChartView
+from django.conf import settings
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.http import HttpRequest, HttpResponse
@@ -16,8 +23,25 @@ from django.views.decorators.http import require_safe
 from accounts.roles import VIEW_PERMISSION
 from metrics import queries
 from metrics.periods import PRESETS, ending, parse_period
+from synchronizations.exports import BOM
 from synchronizations.models import Mapping
 from syncweb.inputs import parse_id
+
+
+def in_server_zone(view):
+    """``view`` run in the server's TIME_ZONE (the Metrics zone), not the user's."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        with timezone.override(settings.TIME_ZONE):
+            return view(*args, **kwargs)
+
+    return wrapped
+
+
+def zone_for_file_name() -> str:
+    """The Metrics zone as a file name part: "Europe-Berlin", "UTC"."""
+    return settings.TIME_ZONE.replace("/", "-")
 
 
 class MetricsRequest:
@@ -41,6 +65,7 @@ class MetricsRequest:
 
 @permission_required(VIEW_PERMISSION, raise_exception=True)
 @require_safe
+@in_server_zone
 def metrics_page(request: HttpRequest) -> HttpResponse:
     wanted = MetricsRequest(request)
     period = wanted.period
@@ -66,6 +91,7 @@ def metrics_page(request: HttpRequest) -> HttpResponse:
             "mappings": Mapping.objects.only("pk", "name"),
             "presets": [(days, ending(today, days)) for days in PRESETS],
             "problems": wanted.problems,
+            "zone": settings.TIME_ZONE,
         },
     )
 
@@ -77,6 +103,7 @@ class ChartData(PermissionRequiredMixin):
     permission_required = VIEW_PERMISSION
     raise_exception = True
 
+    @in_server_zone
     def get(self, request, *args, **kwargs):
         self.wanted = MetricsRequest(request)
         self.hours = queries.hourly(self.wanted.period, self.wanted.mapping_id)
@@ -128,11 +155,16 @@ class GroupedChartData(ChartData, JSONView):
 
 @permission_required(VIEW_PERMISSION, raise_exception=True)
 @require_safe
+@in_server_zone
 def daily_csv(request: HttpRequest) -> HttpResponse:
+    """The daily series as CSV: a BOM first (for Excel, as every CSV of syncweb),
+    the days those of TIME_ZONE, which the file name says."""
     wanted = MetricsRequest(request)
     period = wanted.period
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="syncs-{period.start}-to-{period.end}.csv"'
+    name = f"syncs-{period.start}-to-{period.end}-{zone_for_file_name()}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.write(BOM)
     writer = csv.writer(response)
     writer.writerow(["date", "created", "updated", "total"])
     for day, counts in queries.daily(queries.hourly(period, wanted.mapping_id), period):

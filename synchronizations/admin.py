@@ -19,6 +19,7 @@ from synchronizations.models import (
     Synchronization,
     split_key,
 )
+from syncweb import zones
 from syncweb.admin import URL_FIELD_OVERRIDES, HistoryAdmin, SafeDateHierarchyMixin
 
 
@@ -59,7 +60,7 @@ class RepositoryAdmin(admin.ModelAdmin):
     def health(self, obj: Repository) -> str:
         if obj.healthy:
             return "healthy"
-        return f"unhealthy since {obj.unhealthy_since:%Y-%m-%d %H:%M}: {obj.unhealthy_reason}"
+        return f"unhealthy since {zones.text(obj.unhealthy_since)}: {obj.unhealthy_reason}"
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)

@@ -4,23 +4,32 @@ million syncs cost a chunk of rows of memory at a time, never the whole list.
 
 A cell that a spreadsheet would read as a formula (it starts with =, +, -, @, a
 tab or a carriage return: OWASP's "CSV injection") is written with a leading
-apostrophe, which spreadsheets show as text."""
+apostrophe, which spreadsheets show as text.
+
+Every CSV starts with a UTF-8 byte-order mark (BOM), without which Excel reads the
+file as the system's code page and garbles non-ASCII ("Web â†” QA"). Times are in
+the display zone of the request that asked (ISO 8601 with the offset, as the page
+shows them): the zone is taken when the response is made and passed along, because
+the rows are produced while the response streams, after the request's zone
+activation (accounts.preferences.DisplayZoneMiddleware) has ended."""
 
 import csv
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from django.db.models import F, QuerySet
 from django.db.models.fields.json import KeyTextTransform
-from django.http import StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 
 from synchronizations.models import LogEntry, SyncOrder
+from syncweb.zones import file_stamp
 
 # Rows read from the database at a time (server-side cursor on PostgreSQL,
 # fetchmany on SQLite).
 CHUNK = 2000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+BOM = "\ufeff"
 
 SYNC_COLUMNS = (
     "id", "status", "mapping", "left_key", "left_url", "right_key", "right_url", "title", "last_processed_at",
@@ -29,13 +38,14 @@ SYNC_COLUMNS = (
 LOG_COLUMNS = ("id", "time", "level", "message", "sync_id", "mapping", "by", "detail")
 
 
-def neutralise(value) -> str:
-    """``value`` as CSV cell text: times in ISO 8601 in the display zone (with their
-    offset), None as "", and text that would start a formula prefixed with "'"."""
+def neutralise(value, zone: tzinfo | None = None) -> str:
+    """``value`` as CSV cell text: times in ISO 8601 in ``zone`` (default: the
+    current zone) with their offset, None as "", and text that would start a
+    formula prefixed with "'"."""
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return timezone.localtime(value).isoformat()
+        return timezone.localtime(value, zone).isoformat()
     text = str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
@@ -47,20 +57,43 @@ class _Echo:
         return value
 
 
-def csv_lines(header: Iterable[str], rows: Iterable[Iterable]) -> Iterator[str]:
-    """The header line, then each row's line, every cell through neutralise()."""
+def csv_lines(header: Iterable[str], rows: Iterable[Iterable], zone: tzinfo | None = None) -> Iterator[str]:
+    """The BOM and the header line, then each row's line, every cell through
+    neutralise() (times in ``zone``, default the current zone when called)."""
+    zone = zone or timezone.get_current_timezone()
     writer = csv.writer(_Echo())
-    yield writer.writerow(header)
+    yield BOM + writer.writerow(header)
     for row in rows:
-        yield writer.writerow([neutralise(cell) for cell in row])
+        yield writer.writerow([neutralise(cell, zone) for cell in row])
 
 
-def streamed(filename: str, lines: Iterator[str]) -> StreamingHttpResponse:
-    """A CSV download named ``filename`` whose body is ``lines``, sent as produced."""
+def filename(stem: str) -> str:
+    """A download's file name: ``stem``, the time now in the display zone and that
+    zone's offset ("syncs-20261129-223934+0545.csv")."""
+    return f"{stem}-{file_stamp(timezone.localtime())}.csv"
+
+
+def streamed(stem: str, header: Iterable[str], rows: Iterable[Iterable]) -> StreamingHttpResponse:
+    """A CSV download of ``rows`` under ``header``, sent as produced, its times in
+    the display zone of the request being answered (taken now, not while the
+    response streams: by then the request's zone is no longer active)."""
+    lines = csv_lines(header, rows, timezone.get_current_timezone())
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = f'attachment; filename="{filename(stem)}"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+def absolute_urls(request: HttpRequest, rows: Iterable[tuple]) -> Iterator[tuple]:
+    """SYNC_COLUMNS rows whose artifact URLs are absolute: a relative one (the
+    sandbox's admin pages, "/sync/admin/...") gets the request's scheme and host."""
+    left, right = SYNC_COLUMNS.index("left_url"), SYNC_COLUMNS.index("right_url")
+    for row in rows:
+        row = list(row)
+        for column in (left, right):
+            if row[column] and "://" not in row[column]:
+                row[column] = request.build_absolute_uri(row[column])
+        yield tuple(row)
 
 
 def sync_rows(syncs: QuerySet, order: SyncOrder) -> Iterator[tuple]:

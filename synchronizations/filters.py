@@ -5,6 +5,7 @@ from django.db.models import Q
 
 from synchronizations.models import LogEntry, Mapping, SyncCount, Synchronization, SyncStatus
 from synchronizations.search import search as search_syncs
+from syncweb import zones
 from syncweb.filters import BoundedIsoDateTimeFilter, ForgivingFilterSet, IdChoiceFilter, IdFilter
 
 
@@ -48,6 +49,19 @@ class LogFilter(ForgivingFilterSet):
     class Meta:
         model = LogEntry
         fields = ["level", "mapping", "sync", "since", "until", "q"]
+
+    def problems(self) -> list[str]:
+        """The ignored filters, and a period that cannot hold anything: ``since``
+        not before ``until`` (the list is then empty, and the page says why)."""
+        problems = super().problems()
+        chosen = self.valid_data()
+        since, until = chosen.get("since"), chosen.get("until")
+        if since and until and since >= until:
+            problems.append(
+                f"Since ({zones.text(since, seconds=True)}) is not before until ({zones.text(until, seconds=True)}): "
+                "no entry can match. Swap them, or clear one."
+            )
+        return problems
 
     def search(self, queryset, name, value):
         value = value.strip()

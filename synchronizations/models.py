@@ -21,6 +21,7 @@ from django.utils.dateparse import parse_datetime
 from synchronizations import credentials
 from synchronizations.engine.errors import RepositoryError
 from synchronizations.engine.fieldmap import field_map_problems
+from syncweb import zones
 from syncweb.filters import usable_moment
 from syncweb.inputs import parse_id
 
@@ -227,8 +228,8 @@ class Mapping(models.Model):
         unhealthy. Its syncs wait, pending, and it resumes by itself."""
         for repository in (self.left, self.right):
             if not repository.healthy:
-                since = timezone.localtime(repository.unhealthy_since) if repository.unhealthy_since else None
-                when = f" since {since:%Y-%m-%d %H:%M}" if since else ""
+                since = repository.unhealthy_since
+                when = f" since {zones.text(since)}" if since else ""
                 return f"Paused: repository '{repository.name}' is unhealthy{when}: {repository.unhealthy_reason}"
         return ""
 
@@ -245,7 +246,7 @@ class Mapping(models.Model):
         if self.paused_reason:
             return "the mapping is paused (" + self.paused_reason.removeprefix("Paused: ") + ")"
         if self.detection_after and self.detection_after > now:
-            return f"a tracker asked us to wait until {timezone.localtime(self.detection_after):%Y-%m-%d %H:%M:%S}"
+            return f"a tracker asked us to wait until {zones.text(self.detection_after, seconds=True)}"
         return ""
 
     def next_full_scan_at(self, now: datetime) -> datetime | None:

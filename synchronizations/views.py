@@ -112,8 +112,8 @@ def sync_list(request: HttpRequest) -> HttpResponse:
     order = _sync_order(request, problems)
     export = request.GET.get("export")
     if export == "csv":
-        name = f"syncs-{timezone.localtime():%Y%m%d-%H%M%S}.csv"
-        return exports.streamed(name, exports.csv_lines(exports.SYNC_COLUMNS, exports.sync_rows(filterset.qs, order)))
+        rows = exports.absolute_urls(request, exports.sync_rows(filterset.qs, order))
+        return exports.streamed("syncs", exports.SYNC_COLUMNS, rows)
     if export:
         problems.append(f"The export {export!r} was ignored: the list exports as csv only.")
     counts = filterset.status_counts()
@@ -380,8 +380,7 @@ def log_list(request: HttpRequest) -> HttpResponse:
     problems = filterset.problems()
     export = request.GET.get("export")
     if export == "csv":
-        name = f"logs-{timezone.localtime():%Y%m%d-%H%M%S}.csv"
-        return exports.streamed(name, exports.csv_lines(exports.LOG_COLUMNS, exports.log_rows(filterset.qs)))
+        return exports.streamed("logs", exports.LOG_COLUMNS, exports.log_rows(filterset.qs))
     if export == "count":  # the Export button's number, asked for by export_count.js after the page shows
         count = exports.count_up_to(filterset.qs, LOG_EXPORT_COUNT_LIMIT)
         return JsonResponse({"count": min(count, LOG_EXPORT_COUNT_LIMIT), "more": count > LOG_EXPORT_COUNT_LIMIT})

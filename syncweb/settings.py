@@ -392,6 +392,9 @@ LOGGING = {
     # httpx logs every request at INFO: one line per call to a tracker.
     "loggers": {
         "axes": {"level": "WARNING"},
+        # Django logs every 4xx answer (a 403, a 404) at WARNING, a 403 with its whole
+        # traceback: ordinary refusals, already in the access log. 5xx stay (ERROR).
+        "django.request": {"level": "ERROR"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         # Apprise's own lines may name a channel's address or echo its answer: they are

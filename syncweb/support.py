@@ -10,12 +10,17 @@ What is in it (each file JSON, but README.txt):
 - recent_errors.json: the RECENT_ERRORS latest syncs in error, with their detail.
 - log_entries.json: the RECENT_LOG_ENTRIES latest log entries.
 
-How secrets are kept out, twice over: settings whose name says secret (SECRET,
-PASSWORD, TOKEN, KEY, CREDENTIAL, ...) and user:password in URLs are replaced by
-REMOVED; then every file is searched for every secret value syncweb knows (the
-secret keys, the database password, the credential keys, each repository's
-credential, encrypted and in plain text) and each is replaced by REMOVED, so a
-secret that an error message or a tracker's answer echoed does not leak either."""
+How secrets are kept out, twice over: values whose name says secret (secret_name():
+a name ending in PASSWORD, TOKEN, SECRET, CREDENTIAL, API_KEY, SECRET_KEY, ... or
+with the word SECRET or CREDENTIAL in it; PASSWORD_HASHERS or key_prefix are not)
+and user:password in any URL of any value are replaced by REMOVED; then every file
+is searched for every secret value syncweb knows (the secret keys, the database
+password, the credential keys, each repository's credential and each alert
+channel's Apprise URL, encrypted and in plain text) and each is replaced by REMOVED,
+so a secret that an error message or a tracker's answer echoed does not leak
+either. The alert channels themselves are not in the bundle.
+
+Times are ISO 8601 (DjangoJSONEncoder), in UTC as stored."""
 
 import contextlib
 import io
@@ -24,13 +29,18 @@ import platform
 import re
 import sys
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePath
+from urllib.parse import parse_qsl, unquote, urlsplit
+from uuid import UUID
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
+from alerts.models import Channel
 from runtime.health import health
 from synchronizations.models import LogEntry, Mapping, Repository, SyncCount, Synchronization, SyncStatus
 
@@ -39,27 +49,51 @@ RECENT_ERRORS = 200
 RECENT_LOG_ENTRIES = 1000
 # Detail (tracebacks, response bodies) longer than this is cut.
 DETAIL_CHARS = 4000
-_SECRET_NAME = re.compile(r"SECRET|PASSW|TOKEN|KEY|CREDENTIAL|PRIVATE|SIGNATURE|API_?AUTH|COOKIE_VALUE", re.I)
-# Harmless settings whose names match _SECRET_NAME.
-_NOT_SECRET = {"SESSION_COOKIE_HTTPONLY", "DEFAULT_AUTO_FIELD"}
+# A name is secret when its last words are one of these (SECRET_KEY, DB_PASSWORD,
+# api_token, SYNCWEB_CREDENTIAL_KEYS), or when it has one of _SECRET_WORDS anywhere
+# (SECRET_KEY_FALLBACKS). Words, not letters: PASSWORD_HASHERS, AUTH_PASSWORD_VALIDATORS,
+# PASSWORD_RESET_TIMEOUT, AXES_PASSWORD_FORM_FIELD or key_prefix are kept.
+_SECRET_ENDINGS = (
+    ("SECRET",), ("SECRETS",), ("PASSWORD",), ("PASSWORDS",), ("PASSWD",), ("PWD",), ("PASSPHRASE",), ("TOKEN",),
+    ("TOKENS",), ("CREDENTIAL",), ("CREDENTIALS",), ("API", "KEY"), ("API", "KEYS"), ("APIKEY",), ("SECRET", "KEY"),
+    ("PRIVATE", "KEY"), ("ACCESS", "KEY"), ("SIGNING", "KEY"), ("ENCRYPTION", "KEY"), ("CREDENTIAL", "KEYS"),
+    ("API", "AUTH"), ("BASIC", "AUTH"),
+)  # fmt: skip
+_SECRET_WORDS = {"SECRET", "SECRETS", "CREDENTIAL", "CREDENTIALS"}
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^@/\s]*)@", re.I)
+_ENCODER = DjangoJSONEncoder()
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _words(name: str) -> tuple[str, ...]:
+    """The words of a setting or field name, upper case: "apiToken" and "API_TOKEN"
+    are ("API", "TOKEN")."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    return tuple(word.upper() for word in re.split(r"[^A-Za-z0-9]+", spaced) if word)
+
+
+def secret_name(name) -> bool:
+    """Whether a value named ``name`` is a secret (see _SECRET_ENDINGS)."""
+    words = _words(str(name))
+    return any(words[-len(ending) :] == ending for ending in _SECRET_ENDINGS) or not _SECRET_WORDS.isdisjoint(words)
+
+
 def _scrub_value(value):
-    """``value`` with every dictionary item whose key names a secret removed, and
-    user:password taken out of every URL in its text (recursively)."""
+    """``value`` as JSON-able data, with every dictionary item whose key names a
+    secret removed and user:password taken out of every URL in its text
+    (recursively); times as ISO 8601."""
     if isinstance(value, dict):
-        return {
-            key: REMOVED if _SECRET_NAME.search(str(key)) and key not in _NOT_SECRET and value[key] else _scrub_value(v)
-            for key, v in value.items()
-        }
+        return {key: REMOVED if secret_name(key) and value[key] else _scrub_value(v) for key, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_scrub_value(item) for item in value]
     if isinstance(value, str):
         return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{REMOVED}@", str(value))
     if value is None or isinstance(value, bool | int | float):
         return value
+    if isinstance(value, datetime | date | time | timedelta | Decimal | UUID):
+        return _ENCODER.default(value)
+    if isinstance(value, PurePath):
+        return str(value)
     return _scrub_value(repr(value))
 
 
@@ -78,7 +112,7 @@ def known_secrets() -> list[str]:
     for name in dir(settings):
         value = getattr(settings, name, None)
         value = str(value) if isinstance(value, str) else value
-        if name.isupper() and name not in _NOT_SECRET and _SECRET_NAME.search(name) and isinstance(value, str):
+        if name.isupper() and secret_name(name) and isinstance(value, str):
             found.add(value)
         if name.isupper() and isinstance(value, str):
             found.update(match.split(":", 1)[-1] for match in re.findall(r"://([^@/\s]+)@", value))
@@ -87,7 +121,22 @@ def known_secrets() -> list[str]:
         # A credential that cannot be decrypted cannot be in the bundle in plain text either.
         with contextlib.suppress(Exception):
             found.add(repository.secret_value())
+    for channel in Channel.objects.all():
+        found.add(channel.url)
+        with contextlib.suppress(Exception):
+            found.update(_url_secrets(channel.url_value()))
     return sorted((secret for secret in found if secret and len(secret) >= 4), key=len, reverse=True)
+
+
+def _url_secrets(url: str) -> set[str]:
+    """An Apprise URL and the parts of it that may be secret: its password, and
+    every path part and query value long enough to be a token or a key (Slack's
+    and Teams' tokens are path parts, a webhook's key a query value)."""
+    parts = urlsplit(url)
+    found = {url, unquote(parts.password or ""), parts.password or ""}
+    found.update(unquote(part) for part in parts.path.split("/") if len(part) >= 8)
+    found.update(value for _, value in parse_qsl(parts.query) if len(value) >= 8)
+    return found
 
 
 def _versions() -> dict:
@@ -144,14 +193,14 @@ def _recent_errors() -> list[dict]:
             "error_context", "attempts", "retry_count", "last_processed_at",
         )[:RECENT_ERRORS]
     )  # fmt: skip
-    return [{**row, "error_detail": row["error_detail"][:DETAIL_CHARS]} for row in rows]
+    return [_scrub_value({**row, "error_detail": row["error_detail"][:DETAIL_CHARS]}) for row in rows]
 
 
 def _log_entries() -> list[dict]:
     rows = LogEntry.objects.newest_first().values(
         "id", "timestamp", "level", "message", "detail", "actor", "sync_id", "mapping__name", "operation_id"
     )[:RECENT_LOG_ENTRIES]
-    return [{**row, "detail": row["detail"][:DETAIL_CHARS]} for row in rows]
+    return [_scrub_value({**row, "detail": row["detail"][:DETAIL_CHARS]}) for row in rows]
 
 
 README = """syncweb support bundle, made {made} by {user}.
@@ -166,6 +215,8 @@ recent_errors.json   the {errors} latest syncs in error (detail cut at {chars} c
 log_entries.json     the {entries} latest log entries
 
 Every value syncweb knows to be secret was searched for in every file and replaced by {removed}.
+The alert channels (their Apprise URLs carry passwords and tokens) are not in the bundle.
+Times are ISO 8601 with their offset (as stored, UTC).
 """
 
 
@@ -194,7 +245,7 @@ def build(user: str, now: datetime | None = None) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in files.items():
-            text = content if isinstance(content, str) else json.dumps(content, indent=2, default=str)
+            text = content if isinstance(content, str) else json.dumps(content, indent=2, cls=DjangoJSONEncoder)
             for secret in secrets:
                 text = text.replace(secret, REMOVED)
                 # A secret as JSON escapes it (quotes, backslashes, non-ASCII).

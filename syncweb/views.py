@@ -10,6 +10,7 @@ from django.views.decorators.http import require_safe
 from accounts.roles import VIEW_PERMISSION
 from runtime.health import health
 from syncweb import dashboard, support
+from syncweb.zones import file_stamp
 
 # Who may download the support bundle: admins (the Django admin's users who
 # manage repositories).
@@ -45,7 +46,10 @@ def support_bundle(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     now = timezone.now()
     response = HttpResponse(support.build(request.user.get_username(), now), content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="syncweb-support-{now:%Y%m%d-%H%M%S}.zip"'
+    # Named like the CSV exports: the time in the display zone, with its offset.
+    response["Content-Disposition"] = (
+        f'attachment; filename="syncweb-support-{file_stamp(timezone.localtime(now))}.zip"'
+    )
     return response
 
 

@@ -13,6 +13,8 @@ This is what Python's zoneinfo does with ``fold=0`` and what PostgreSQL does wit
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from django.utils.timezone import localtime
+
 
 def label(moment: datetime) -> str:
     """The zone abbreviation of an aware moment ("CET", "EDT", "UTC", or "+0530"
@@ -21,6 +23,20 @@ def label(moment: datetime) -> str:
     if name and not name.startswith(("+", "-")):
         return name
     return moment.strftime("%z")
+
+
+def text(moment: datetime, seconds: bool = False) -> str:
+    """An aware moment as plain text in the current (display) zone with its zone,
+    "2026-11-28 14:05 CET": for messages and notifications, which cannot carry the
+    pages' <time> element (the ``moment`` and ``minute`` template filters)."""
+    local = localtime(moment)
+    return local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M") + " " + label(local)
+
+
+def file_stamp(moment: datetime) -> str:
+    """An aware moment for a download's file name: its wall-clock time and UTC
+    offset, "20261129-223934+0545" (the display zone's time, unambiguous anywhere)."""
+    return moment.strftime("%Y%m%d-%H%M%S%z")
 
 
 def resolve(naive: datetime, zone: ZoneInfo) -> tuple[datetime, str]:

@@ -1,6 +1,8 @@
 """The console's side of the alerts: the Dashboard's Alerts card, the history page,
 and the admin's channels (URL never shown back, Send test) and rules."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
@@ -134,3 +136,17 @@ def test_admins_edit_rules_in_the_admin(client_as, admin_user):
     assert response.status_code == 302
     rule.refresh_from_db()
     assert rule.window_minutes == 45 and rule.repeat is None
+
+
+def test_alert_times_say_their_zone_with_utc_on_hover(client_as, viewer, settings):
+    """The card said "since 2026-11-29 17:54" and the history "<td>2026-11-29 17:54:34</td>"."""
+    settings.TIME_ZONE = "Europe/Berlin"
+    moment = datetime(2026, 11, 29, 16, 54, 34, tzinfo=UTC)
+    alert = firing_alert()
+    Alert.objects.filter(pk=alert.pk).update(started_at=moment, fired_at=moment)
+    client = client_as(viewer)
+    hover = 'title="2026-11-29 16:54:34 UTC"'
+    card = client.get("/sync/", headers={"HX-Request": "true"}).content.decode()
+    assert f'<time datetime="2026-11-29T16:54:34+00:00" {hover}>2026-11-29 17:54 CET</time>' in card
+    history = client.get("/sync/alerts/").content.decode()
+    assert f'<td><time datetime="2026-11-29T16:54:34+00:00" {hover}>2026-11-29 17:54:34 CET</time></td>' in history

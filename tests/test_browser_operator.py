@@ -87,7 +87,7 @@ def test_export_the_filtered_syncs_the_button_says_how_many(page, live_server, q
     screenshot(page, "syncs-export.png")
     with page.expect_download() as download:
         button.click()
-    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
     assert len(rows) == 41 and rows[0][:2] == ["id", "status"]
     assert {row[2] for row in rows[1:]} == {"Web ↔ QA"}
 
@@ -100,7 +100,7 @@ def test_export_the_logs(page, live_server, queue):
     button = page.get_by_role("link", name="Export 60 entries (CSV)")  # counted after the page showed
     with page.expect_download() as download:
         button.click()
-    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
     assert len(rows) == 61 and all(row[3].startswith("'=cmd") for row in rows[1:])
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 import tracemalloc
 from datetime import UTC, datetime
 
@@ -19,7 +20,9 @@ def rows_of(response) -> list[list[str]]:
     assert isinstance(response, StreamingHttpResponse)
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="')
-    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    body = b"".join(response.streaming_content)
+    assert body.startswith("\ufeff".encode()), "every CSV starts with a UTF-8 BOM (for Excel)"
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
 
 
 @pytest.fixture
@@ -131,3 +134,50 @@ def test_the_export_streams_in_bounded_memory(web, monkeypatch):
     assert count == 6001
     # All 6,000 rows held at once would be over 4 MB of strings.
     assert peak < 1_500_000, peak
+
+
+@pytest.fixture
+def in_kathmandu(settings, client_as, viewer):
+    """A viewer whose display zone is Asia/Kathmandu (+0545) on a Europe/Berlin server."""
+    settings.TIME_ZONE = "Europe/Berlin"
+    client = client_as(viewer)
+    client.post("/sync/preferences/", {"time_zone": "Asia/Kathmandu"})
+    return client
+
+
+def test_the_exports_write_times_in_the_users_zone_as_the_page_shows_them(in_kathmandu, web):
+    """The rows are produced while the response streams, after the request's zone
+    was deactivated: they must still be in the user's zone, not the server's."""
+    moment = datetime(2026, 11, 28, 14, 5, 59, tzinfo=UTC)
+    sync = factories.sync(web, "WEB-1")
+    Synchronization.objects.filter(pk=sync.pk).update(last_processed_at=moment)
+    LogEntry.objects.filter(pk=factories.log(sync, "Processed").pk).update(timestamp=moment)
+    assert "2026-11-28 19:50:59 +0545" in in_kathmandu.get("/sync/logs/").content.decode()
+    syncs = rows_of(in_kathmandu.get("/sync/syncs/", {"export": "csv"}))
+    assert syncs[1][8] == "2026-11-28T19:50:59+05:45"
+    logs = rows_of(in_kathmandu.get("/sync/logs/", {"export": "csv"}))
+    assert logs[1][1] == "2026-11-28T19:50:59+05:45"
+
+
+def test_the_file_names_say_the_zone_of_their_time(in_kathmandu):
+    for url, stem in (("/sync/syncs/", "syncs"), ("/sync/logs/", "logs")):
+        disposition = in_kathmandu.get(url, {"export": "csv"})["Content-Disposition"]
+        assert re.fullmatch(rf'attachment; filename="{stem}-\d{{8}}-\d{{6}}\+0545\.csv"', disposition), disposition
+
+
+def test_non_ascii_survives_excel_the_csv_starts_with_a_bom(client_as, viewer, web):
+    factories.sync(web, "WEB-1", title="Größe ↔ 日本")
+    LogEntry.objects.create(message="Größe ↔ 日本", mapping=web)
+    client = client_as(viewer)
+    assert rows_of(client.get("/sync/syncs/", {"export": "csv"}))[1][7] == "Größe ↔ 日本"
+    assert rows_of(client.get("/sync/logs/", {"export": "csv"}))[1][3] == "Größe ↔ 日本"
+
+
+def test_relative_artifact_urls_are_made_absolute_with_the_requests_host(client_as, viewer, web):
+    sync = factories.sync(web, "WEB-1")
+    Synchronization.objects.filter(pk=sync.pk).update(
+        left_url="/sync/admin/synchronizations/sandboxartifact/911/change/"
+    )
+    row = rows_of(client_as(viewer).get("/sync/syncs/", {"export": "csv"}, HTTP_HOST="localhost:8080"))[1]
+    assert row[4] == "http://localhost:8080/sync/admin/synchronizations/sandboxartifact/911/change/"
+    assert row[6] == "https://right.example/RWEB-1"  # already absolute: unchanged

@@ -50,3 +50,94 @@ def test_the_demo_is_silent_at_verbosity_0(db, capsys):
 
     call_command("demo_traffic", "--count", "2", "--interval", "0", "--verbosity", "0")
     assert capsys.readouterr().out.count("\n") == 1  # only the closing line
+
+
+def test_startup_noise_goes_to_files_and_the_login_stays_last():
+    procfile = (ROOT / "Procfile").read_text()
+    run = (ROOT / "bin" / "run").read_text()
+    # gunicorn's start-up lines ("Starting gunicorn", "Booting worker") are INFO.
+    assert "--log-level=${GUNICORN_LOG_LEVEL:-info}" in procfile
+    assert 'GUNICORN_LOG_LEVEL="${GUNICORN_LOG_LEVEL:-warning}"' in run
+    # Redis's banner and overcommit warning go to its log file (run_redis --logfile).
+    assert 'REDIS_LOG_FILE="${REDIS_LOG_FILE-${SYNCWEB_VAR_DIR:-var}/redis.log}"' in run
+    assert run.rstrip().splitlines()[-1] == 'wait "$honcho_pid"'
+    assert run.index("first_start --print-login") > run.index("honcho start")
+
+
+def test_run_redis_logs_to_the_file_it_is_given(monkeypatch, tmp_path, settings):
+    from runtime.management.commands import run_redis
+
+    started = []
+
+    class Stop(Exception):
+        pass
+
+    def popen(argv, **kwargs):
+        started.append(argv)
+        raise Stop
+
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setenv("REDIS_LOG_FILE", str(tmp_path / "logs" / "redis.log"))
+    monkeypatch.setattr(run_redis.subprocess, "Popen", popen)
+    with pytest.raises(Stop):
+        run_redis.Command().handle(grace=0)
+    assert started[0][-2:] == ["--logfile", str(tmp_path / "logs" / "redis.log")]
+    assert (tmp_path / "logs").is_dir()
+
+
+def test_a_4xx_leaves_the_terminal_alone_a_5xx_does_not(client_as, viewer, caplog):
+    """django.request logs a 403 at WARNING with its whole traceback: the terminal of
+    `make run` (and every log) keeps only 5xx; the access log has the rest."""
+    import logging
+
+    assert logging.getLogger("django.request").getEffectiveLevel() == logging.ERROR
+    with caplog.at_level(logging.DEBUG, logger="syncweb"):
+        assert client_as(viewer).get("/sync/support-bundle.zip").status_code == 403
+        assert client_as(viewer).get("/sync/no-such-page/").status_code == 404
+    assert [r for r in caplog.records if r.name == "django.request"] == []
+    logger = logging.getLogger("django.request")
+    assert logger.isEnabledFor(logging.ERROR) and not logger.isEnabledFor(logging.WARNING)
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({"SYNCWEB_PASSWORD": "chosen-by-the-operator"}, "Log in as 'admin' with the password of SYNCWEB_PASSWORD."),
+        (
+            {"SYNCWEB_USERNAME": "ops", "SYNCWEB_PASSWORD": "chosen-by-the-operator"},
+            "Log in as 'ops' with the password of SYNCWEB_PASSWORD.",
+        ),
+    ],
+)
+def test_the_login_printed_is_the_one_created(db, settings, tmp_path, monkeypatch, environment, expected):
+    import io
+
+    from django.core.management import call_command
+
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setenv("SYNCWEB_DEMO", "0")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    call_command("first_start", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("first_start", "--print-login", stdout=out)
+    assert expected in out.getvalue()
+    assert "Log in with a web user" not in out.getvalue()
+
+
+def test_a_changed_password_is_not_promised(db, settings, tmp_path, monkeypatch):
+    import io
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setenv("SYNCWEB_DEMO", "0")
+    monkeypatch.setenv("SYNCWEB_PASSWORD", "chosen-by-the-operator")
+    call_command("first_start", stdout=io.StringIO())
+    user = get_user_model().objects.get(username="admin")
+    user.set_password("changed-since")
+    user.save()
+    out = io.StringIO()
+    call_command("first_start", "--print-login", stdout=out)
+    assert "Log in with a web user" in out.getvalue()

@@ -173,3 +173,27 @@ def test_operator_actions_appear_in_the_logs_naming_the_user(client_as, viewer, 
     assert messages_of(response) == ["Error cleared by operator."]
     assertContains(response, '<td class="small">operator</td>', html=True)
     assert Mapping.objects.count() == 1
+
+
+def test_since_after_until_says_no_entry_can_match(client_as, viewer, logs, settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    response = client_as(viewer).get("/sync/logs/", {"since": "2026-11-29T18:00", "until": "2026-11-29T09:00"})
+    assert messages_of(response) == []
+    assertContains(
+        response,
+        "Since (2026-11-29 18:00:00 CET) is not before until (2026-11-29 09:00:00 CET): no entry can match.",
+    )
+
+
+def test_a_logs_page_past_the_end_says_so_and_links_the_newest(client_as, viewer, logs):
+    response = client_as(viewer).get("/sync/logs/", {"before": "2000-01-01T00:00:00+00:00|1"})
+    assert messages_of(response) == []
+    assertContains(response, "No more log entries before this point")
+    assertContains(response, '<a href="?">Go to the newest</a>')
+    assertNotContains(response, "No log entry matches.")
+
+
+def test_nothing_to_export_offers_no_download(client_as, viewer, logs):
+    page = client_as(viewer).get("/sync/logs/", {"q": "nothing-like-this"}).content.decode()
+    assert "Export <span data-export-count>0</span>" in page
+    assert "export=csv" not in page

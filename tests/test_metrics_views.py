@@ -77,8 +77,9 @@ def test_the_page_has_table_alternatives_with_the_same_numbers(viewer_client, da
 def test_csv_of_the_daily_series(viewer_client, data):
     response = viewer_client.get("/sync/metrics/daily.csv", PERIOD)
     assert response["Content-Type"].startswith("text/csv")
-    assert 'filename="syncs-2026-11-02-to-2026-11-04.csv"' in response["Content-Disposition"]
-    assert response.content.decode().splitlines() == [
+    assert 'filename="syncs-2026-11-02-to-2026-11-04-UTC.csv"' in response["Content-Disposition"]
+    assert response.content.startswith("\ufeff".encode())  # the BOM, for Excel
+    assert response.content.decode("utf-8-sig").splitlines() == [
         "date,created,updated,total", "2026-11-02,1,1,2", "2026-11-03,1,1,2", "2026-11-04,0,0,0"
     ]  # fmt: skip
 
@@ -126,3 +127,19 @@ def test_presets_offer_the_last_7_31_and_90_days(viewer_client, data):
     for days in (7, 31, 90):
         start = today - timedelta(days=days - 1)
         assertContains(response, f'href="?start={start:%Y-%m-%d}&days={days}&mapping={data["a"].pk}">{days} days</a>')
+
+
+def test_metrics_name_their_zone_the_servers_whatever_the_users(client_as, viewer, data, settings):
+    """The rollup is by UTC hour: Metrics cut days in TIME_ZONE for everyone, even a
+    user who shows times in Asia/Kathmandu (+0545), and say which zone that is."""
+    settings.TIME_ZONE = "Europe/Berlin"
+    client = client_as(viewer)
+    client.post("/sync/preferences/", {"time_zone": "Asia/Kathmandu"})
+    page = client.get("/sync/metrics/", PERIOD)
+    assertContains(page, "Days and hours in Europe/Berlin")
+    monday = dict(page.context["grid"])["Monday"]
+    assert monday[10].total == 2  # 09:15 and 09:40 UTC are 10:xx in Berlin (not 15:00 in Kathmandu)
+    csv = client.get("/sync/metrics/daily.csv", PERIOD)
+    assert 'filename="syncs-2026-11-02-to-2026-11-04-Europe-Berlin.csv"' in csv["Content-Disposition"]
+    grouped = client.get("/sync/metrics/grouped.json", PERIOD).json()
+    assert {(point["x"], point["y"]) for point in grouped["datasets"][0]["data"]} == {(10, 1), (15, 2)}

@@ -1,14 +1,20 @@
 """Each user's display preferences (zone, theme, rows per page), the times shown
 with their zone, the environment label and the favicon."""
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
+from html import unescape
 
 import pytest
+from django.template.loader import render_to_string
 from django.test import Client
+from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import Preference
-from synchronizations.models import LogEntry, Synchronization
+from alerts.models import Alert, Channel, Delivery, Rule
+from api.models import ApiToken
+from synchronizations.models import LogEntry, Mapping, Operation, Repository, Synchronization, SyncStatus
 from syncweb import zones
 from tests import factories
 
@@ -144,3 +150,73 @@ def test_the_favicon_is_served_to_anyone():
     assert response.status_code == 200
     assert response["Content-Type"] == "image/vnd.microsoft.icon"
     assert b"".join(response.streaming_content)[:4] == b"\x00\x00\x01\x00"
+
+
+# A time of day in text ("2026-11-29 17:54", "17:54:34"), unless a zone follows it
+# ("CET", "+0545"). Times in <time> elements say their zone and are taken out first.
+TIME_IN_TEXT = re.compile(
+    r"(?<![\d:])(?:\d{4}-\d{2}-\d{2}[ T])?\d{2}:\d{2}(?::\d{2})?(?!:?\d)(?! (?:[A-Z]{2,5}|[+-]\d{4})\b)"
+)
+
+
+def times_without_zone(html: str) -> list[str]:
+    """The times of a page's text that do not say their zone."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    html = re.sub(r"<time\b[^>]*>[^<]*</time>", " ", html)
+    text = unescape(re.sub(r"<[^>]+>", " ", html))
+    return [match.group() for match in TIME_IN_TEXT.finditer(re.sub(r"\s+", " ", text))]
+
+
+def test_every_time_the_console_shows_says_its_zone(client_as, admin_user, settings):
+    """Every page of the console with a time on it, each kind of time there: none
+    without its zone (the alerts' pages and card, the operations, the tokens, the
+    paused and waiting mappings, the rescan page...)."""
+    settings.TIME_ZONE = "Europe/Berlin"
+    now = timezone.now()
+    mapping = factories.mapping("Web ↔ QA")
+    Repository.objects.filter(pk=mapping.right_id).update(healthy=False, unhealthy_since=now, last_failure="HTTP 503")
+    Mapping.objects.filter(pk=mapping.pk).update(rescan_requested_at=now, detection_after=now + timedelta(hours=1))
+    sync = factories.sync(mapping, "WEB-1", SyncStatus.ERROR)
+    factories.log(sync, "Processing failed")
+    operation = Operation.objects.create(
+        action=Operation.Action.RETRY, requested_by=admin_user, total=1, finished_at=now
+    )
+    rule = Rule.objects.get(kind=Rule.Kind.MAPPING_ERRORS)
+    alert = Alert.objects.create(rule=rule, key="mapping:1", title="Errors", started_at=now, fired_at=now)
+    Alert.objects.create(
+        rule=rule, key="mapping:2", title="Old", started_at=now, fired_at=now, resolved_at=now, state="resolved"
+    )
+    channel = Channel(name="Ops")
+    channel.set_url("json://hooks.example/alerts")
+    channel.save()
+    Delivery.objects.create(
+        alert=alert, channel=channel, kind="firing", title="t", body="b", created_at=now, attempts=1,
+        next_attempt_at=now,
+    )  # fmt: skip
+    ApiToken.objects.issue(admin_user, "script", expires_at=now + timedelta(days=30))
+    client = client_as(admin_user)
+    client.post("/sync/preferences/", {"time_zone": "Asia/Kathmandu"})
+    pages = [
+        "/sync/", "/sync/syncs/", f"/sync/syncs/{sync.pk}/", "/sync/logs/", "/sync/mappings/",
+        f"/sync/mappings/{mapping.pk}/", f"/sync/mappings/{mapping.pk}/rescan/", f"/sync/operations/{operation.pk}/",
+        "/sync/alerts/", "/sync/metrics/", "/sync/preferences/", "/sync/api/tokens/",
+    ]  # fmt: skip
+    shown = {}
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        html = response.content.decode()
+        shown[url] = times_without_zone(html)
+    assert shown == {url: [] for url in pages}
+
+
+def test_plain_text_times_say_their_zone(settings):
+    """Messages and notifications cannot carry a <time> element: they name the zone."""
+    settings.TIME_ZONE = "Europe/Berlin"
+    moment = datetime(2026, 11, 29, 16, 54, 34, tzinfo=UTC)
+    assert zones.text(moment) == "2026-11-29 17:54 CET"
+    assert zones.text(moment, seconds=True) == "2026-11-29 17:54:34 CET"
+    rule = Rule.objects.get(kind=Rule.Kind.MAPPING_ERRORS)
+    alert = Alert(rule=rule, title="Errors", started_at=moment, fired_at=moment)
+    text = render_to_string("alerts/notification.txt", {"alert": alert, "kind": "firing", "now": moment})
+    assert "Since 2026-11-29 17:54 CET." in text

@@ -376,3 +376,32 @@ def test_the_column_headers_sort_keep_the_filters_and_go_back_to_page_one(viewer
     assert 'href="?status=error&amp;q=WEB&amp;sort=left"' in body
     head = body.split("<thead>")[1].split("</thead>")[0]
     assert "page=" not in head and "after=" not in head
+
+
+@pytest.mark.parametrize("params", [{"after": "|1"}, {"sort": "title", "after": "zzzz|1"}])
+def test_a_page_past_the_end_says_so_and_links_the_first_page(viewer_client, data, params):
+    """A bookmark whose later rows were cleared: the filters still match syncs."""
+    page = get(viewer_client, **params).content.decode()
+    assert "5 matching" in page
+    assert "No sync matches these filters" not in page
+    assert "No more syncs after this point" in page
+    first = "?sort=title" if "sort" in params else "?"
+    assert f'<a href="{first}">Go to the first page</a>' in page
+
+
+def test_a_page_before_the_start_shows_the_first_page(viewer_client, data):
+    assert keys(get(viewer_client, before="2999-01-01T00:00:00+00:00|999999")) == keys(get(viewer_client))
+
+
+def test_nothing_matching_says_so_and_offers_no_download(viewer_client, data):
+    page = get(viewer_client, q="nothing-like-this").content.decode()
+    assert "No sync matches these filters" in page
+    assert "Export 0 rows (CSV)" in page
+    assert "export=csv" not in page and 'aria-disabled="true"><i class="bi bi-download"' in page
+    assert "export=csv" in get(viewer_client).content.decode()
+
+
+def test_counts_have_a_thousands_separator(viewer_client, data):
+    Synchronization.objects.bulk_create(Synchronization(mapping=data["web"], left_key=f"B-{n}") for n in range(1000))
+    page = get(viewer_client).content.decode()
+    assert "1,005 matching" in page and "Export 1,005 rows (CSV)" in page

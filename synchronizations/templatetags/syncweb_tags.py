@@ -13,6 +13,7 @@ from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 
 from synchronizations.models import LogEntry, SyncStatus
+from syncweb import zones
 from syncweb.zones import label
 
 register = template.Library()
@@ -54,10 +55,10 @@ def _time(moment: datetime | None, shape: str, empty: str) -> SafeString | str:
 
 
 @register.filter
-def minute(moment: datetime | None) -> SafeString | str:
+def minute(moment: datetime | None, empty: str = "—") -> SafeString | str:
     """The moment in the display zone, to the minute, with its zone
-    ("2026-11-28 14:05 CET"; the UTC time on hover), or "—"."""
-    return _time(moment, "%Y-%m-%d %H:%M", "—")
+    ("2026-11-28 14:05 CET"; the UTC time on hover), or ``empty``."""
+    return _time(moment, "%Y-%m-%d %H:%M", empty)
 
 
 @register.filter
@@ -65,6 +66,19 @@ def moment(value: datetime | None, empty: str = "—") -> SafeString | str:
     """The moment in the display zone, to the second, with its zone
     ("2026-11-28 14:05:59 CET"; the UTC time on hover), or ``empty``."""
     return _time(value, "%Y-%m-%d %H:%M:%S", empty)
+
+
+@register.filter
+def zoned(value: datetime | None, empty: str = "—") -> str:
+    """The moment as plain text in the current zone, to the minute, with its zone
+    ("2026-11-28 14:05 CET"): for text without HTML (the alerts' notifications)."""
+    return zones.text(value) if value else empty
+
+
+@register.filter
+def thousands(number: int) -> str:
+    """A count with a comma between thousands, as the README writes them: "10,000"."""
+    return f"{number:,}"
 
 
 @register.filter

@@ -59,8 +59,13 @@ class Command(BaseCommand):
             user = User.objects.filter(username=username).first()
             if user is not None and user.check_password(password):
                 line = f"Log in as {username!r} with password {password!r} (generated; kept in {path})."
-        elif env_str("SYNCWEB_USERNAME", ""):
-            line = f"Log in as {env_str('SYNCWEB_USERNAME', '')!r} with the password of SYNCWEB_PASSWORD."
+        elif env_str("SYNCWEB_PASSWORD", ""):
+            # The user the first start made from SYNCWEB_USERNAME (default admin), if
+            # it still has that password.
+            username = env_str("SYNCWEB_USERNAME", "") or "admin"
+            user = User.objects.filter(username=username).first()
+            if user is not None and user.check_password(env_str("SYNCWEB_PASSWORD", "")):
+                line = f"Log in as {username!r} with the password of SYNCWEB_PASSWORD."
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS(f"syncweb is running at {url}"))
         self.stdout.write(line)

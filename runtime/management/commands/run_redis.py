@@ -62,7 +62,14 @@ class Command(BaseCommand):
         binary = redis_server_binary()
         argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir)]
         argv += ["--appendonly", "yes", "--save", "", "--protected-mode", "yes"]
-        self.stdout.write(f"Starting {binary} on 127.0.0.1:{port}, data in {data_dir}")
+        # `make run` (bin/run) sends Redis's own log (its banner, start-up lines, the
+        # overcommit warning) to a file, so that the terminal stays readable.
+        logfile = os.environ.get("REDIS_LOG_FILE", "")
+        if logfile:
+            Path(logfile).parent.mkdir(parents=True, exist_ok=True)
+            argv += ["--logfile", str(Path(logfile).resolve())]
+        where = f"; its log in {logfile}" if logfile else ""
+        self.stdout.write(f"Starting {binary} on 127.0.0.1:{port}, data in {data_dir}{where}")
         self.stdout.flush()
 
         stopping = []
@@ -80,7 +87,9 @@ class Command(BaseCommand):
             # Redis went away on its own: the console carries on, and Redis comes back.
             restarts = 0 if time.monotonic() - started > 60 else restarts + 1
             if restarts > RESTARTS:
-                raise CommandError(f"redis-server keeps exiting (status {server.returncode}); see its output above.")
+                raise CommandError(
+                    f"redis-server keeps exiting (status {server.returncode}); see {logfile or 'its output above'}."
+                )
             self.stdout.write(
                 f"redis-server exited with status {server.returncode}; starting it again in {RESTART_DELAY:g} s."
             )
