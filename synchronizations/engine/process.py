@@ -287,9 +287,12 @@ def process_batch(sync_ids: list[int], job_id: str) -> dict[str, int]:
     statuses = process_claimed(sync_ids, token)
     # The syncs of a job are processed together: each is counted with its share of
     # the job's time (Prometheus' processing-time histogram).
-    share = (time.perf_counter() - began) / max(len(statuses), 1)
+    share = (time.perf_counter() - began) / max(len(sync_ids), 1)
+    seen: set[int] = set()
     with processing.Tally() as tally:
-        for status in statuses.values():
+        for sync_id in sync_ids:  # an id given twice: the second time there is nothing to claim
+            status = str(statuses[sync_id]) if sync_id not in seen else "skipped"  # plain text, for the result
+            seen.add(sync_id)
             tally.add(status, share)
             ended[status] = ended.get(status, 0) + 1
     return ended
