@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 
 .PHONY: run run-trackers test lint format venv clean bench trackers
 SCALE ?= small
+TEST_WORKERS ?= 2
+SERIAL := chaos or integration or live or browser
+SERIAL_MARKS ?= $(SERIAL)
 
 # Two stamps: `make run` needs only the runtime pins (requirements.txt); `make test`,
 # `lint`, `format` and `trackers` also the test tools (requirements-dev.txt). Each
@@ -37,9 +40,12 @@ run-trackers: $(DEV_STAMP)
 	SYNCWEB_TRACKERS=1 $(MAKE) run
 
 ## Set up and run the whole test suite (browser tests skip when chromium is missing).
+## Tests that start no process of their own run in parallel (TEST_WORKERS, pytest-xdist); those that
+## start Redis, workers, trackers or a browser, or restart servers, run one at a time (SERIAL_MARKS).
 test: $(DEV_STAMP)
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) -m "not ($(SERIAL))" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "$(SERIAL_MARKS)" $(PYTEST_ARGS)
 
 ## The benchmarks of BENCH.md at SCALE=small|large, on SQLite (or DATABASE_URL).
 bench: $(RUN_STAMP)
