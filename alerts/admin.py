@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from alerts import delivery
 from alerts.models import Alert, Channel, ChannelURLError, Delivery, Rule, redacted_url
+from syncweb import zones
 from syncweb.admin import HistoryAdmin
 
 
@@ -99,11 +100,20 @@ class ChannelAdmin(admin.ModelAdmin):
 
 @admin.register(Rule)
 class RuleAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "enabled", "threshold", "window_minutes", "repeat_minutes", "channel_names"]
+    list_display = [
+        "name", "kind", "enabled", "threshold", "window_minutes", "repeat_minutes", "channel_names", "evaluation",
+    ]  # fmt: skip
     list_filter = ["kind", "enabled"]
     list_editable = ["enabled"]
     filter_horizontal = ["channels"]
-    fields = ["name", "kind", "enabled", "threshold", "window_minutes", "repeat_minutes", "channels"]
+    fields = ["name", "kind", "enabled", "threshold", "window_minutes", "repeat_minutes", "channels", "evaluation"]
+    readonly_fields = ["evaluation"]
+
+    @admin.display(description="evaluation")
+    def evaluation(self, obj: Rule) -> str:
+        if not obj.error:
+            return "no error"
+        return f"fails since {zones.text(obj.error_since)}: {obj.error}" if obj.error_since else f"fails: {obj.error}"
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("channels")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Min, Q
 from django.template.loader import render_to_string
@@ -19,7 +20,15 @@ from redis import RedisError
 from alerts.links import absolute
 from alerts.models import Alert, Delivery, EvaluatorLease, Rule, SeenErrorPattern
 from runtime.workers import alive_workers, redis_client
-from synchronizations.models import Mapping, Operation, Repository, SyncCount, Synchronization, SyncStatus
+from synchronizations.models import (
+    LogEntry,
+    Mapping,
+    Operation,
+    Repository,
+    SyncCount,
+    Synchronization,
+    SyncStatus,
+)
 from syncweb import zones
 
 logger = logging.getLogger(__name__)
@@ -375,16 +384,58 @@ def apply(rule: Rule, found: list[Condition], now: datetime) -> Applied:
     return done
 
 
+def _why(exc: Exception) -> str:
+    """What went wrong with a rule, in one line an admin can act on."""
+    if isinstance(exc, ValidationError):
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+        said = "; ".join(
+            f"{name.replace('_', ' ')}: {' '.join(m)}" if name else " ".join(m) for name, m in fields.items()
+        )
+        return f"Out of bounds ({said}); correct the rule in the admin."
+    return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+def _failed(rule: Rule, exc: Exception, now: datetime) -> None:
+    """Records that ``rule`` could not be evaluated: on the rule (the Dashboard's card
+    and the history page show it), in the Python log, and once per distinct error on
+    the Logs tab (not every round)."""
+    why = _why(exc)
+    new = why != rule.error
+    logger.error("alert rule %r (pk %s) could not be evaluated: %s", rule.name, rule.pk, why, exc_info=new)
+    if new:
+        Rule.objects.filter(pk=rule.pk).update(error=why, error_since=rule.error_since or now)
+        LogEntry.objects.create(
+            level=LogEntry.Level.ERROR,
+            message=f"Alert rule '{rule.name}' could not be evaluated; its alerts are not updated until it is "
+            f"fixed: {why}",
+            timestamp=now,
+        )
+
+
 def evaluate(now: datetime, memory: EvaluatorLease) -> tuple[Applied, Observations]:
     """One evaluation of every rule at ``now``: observe, then each rule's conditions
     and their application; the new error kinds are recorded as seen at the end.
-    Returns what was applied (summed) and the observations (what the next round
-    remembers)."""
+    A rule that fails (a number out of bounds, a bug) is recorded as failing
+    (_failed) and the others are evaluated all the same. Returns what was applied
+    (summed) and the observations (what the next round remembers)."""
     obs = observe(now, memory)
     total = Applied()
     for rule in Rule.objects.order_by("pk"):
-        found = conditions(rule, obs) if rule.enabled else []
-        done = apply(rule, found, now)
+        try:
+            with transaction.atomic():
+                if rule.enabled:
+                    rule.check_numbers()
+                found = conditions(rule, obs) if rule.enabled else []
+                done = apply(rule, found, now)
+        except Exception as exc:  # one broken rule must not stop the others
+            _failed(rule, exc, now)
+            continue
+        if rule.error:
+            Rule.objects.filter(pk=rule.pk).update(error="", error_since=None)
+            logger.info("alert rule %r (pk %s) is evaluated again", rule.name, rule.pk)
+            LogEntry.objects.create(
+                level=LogEntry.Level.INFO, message=f"Alert rule '{rule.name}' is evaluated again.", timestamp=now
+            )
         for name in ("fired", "repeated", "resolved", "deliveries"):
             setattr(total, name, getattr(total, name) + getattr(done, name))
     SeenErrorPattern.objects.bulk_create(

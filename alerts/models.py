@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import apprise
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -31,6 +32,14 @@ def redacted_url(plain: str) -> str:
             "(https://github.com/caronc/apprise/wiki)."
         )
     return plugin.url(privacy=True)
+
+
+# The bounds of a rule's numbers: a window or repeat interval of at most a year (a
+# longer one cannot be told from "never"; a far longer one does not fit a date), a
+# threshold of at most a million (the size of the largest installation measured).
+MAX_MINUTES = 525_600
+MAX_THRESHOLD = 1_000_000
+_MINUTES_MESSAGE = f"At most {MAX_MINUTES:,} minutes (one year)."
 
 
 class Channel(models.Model):
@@ -65,6 +74,12 @@ class Channel(models.Model):
         return credentials.decrypt(self.url)
 
 
+class RuleQuerySet(models.QuerySet):
+    def failing(self) -> list["Rule"]:
+        """The rules whose last evaluation failed (Rule.error), by name (one query)."""
+        return list(self.exclude(error="").order_by("name"))
+
+
 class Rule(models.Model):
     """What is watched, and whom to tell. How each kind reads the threshold and the
     window (alerts/evaluator.py):
@@ -94,21 +109,42 @@ class Rule(models.Model):
     kind = models.CharField(max_length=30, choices=Kind.choices)
     enabled = models.BooleanField(default=True)
     threshold = models.PositiveIntegerField(
-        default=1, help_text="N: errors (mapping errors) or failed operations (operation failed); ignored otherwise."
+        default=1,
+        validators=[MaxValueValidator(MAX_THRESHOLD, f"At most {MAX_THRESHOLD:,}.")],
+        help_text=f"N: errors (mapping errors) or failed operations (operation failed), 1 to {MAX_THRESHOLD:,}; "
+        "ignored otherwise.",
     )
     window_minutes = models.PositiveIntegerField(
-        default=15, help_text="M, in minutes: how far back to count, or how long a condition must last."
+        default=15,
+        validators=[MaxValueValidator(MAX_MINUTES, _MINUTES_MESSAGE)],
+        help_text=f"M, in minutes (0 to {MAX_MINUTES:,}, one year): how far back to count, or how long a "
+        "condition must last.",
     )
     repeat_minutes = models.PositiveIntegerField(
-        default=60, help_text="Notify again every so many minutes while the alert fires (0: only once)."
+        default=60,
+        validators=[MaxValueValidator(MAX_MINUTES, _MINUTES_MESSAGE)],
+        help_text=f"Notify again every so many minutes while the alert fires (0: only once; at most {MAX_MINUTES:,}).",
     )
     channels = models.ManyToManyField(Channel, blank=True, related_name="rules", help_text="Who is told.")
+    # Why the last evaluation of this rule failed ("" when it worked), and since when
+    # it fails: shown on the Dashboard's Alerts card and the history page.
+    error = models.TextField(blank=True, editable=False)
+    error_since = models.DateTimeField(null=True, blank=True, editable=False)
+
+    NUMBERS = ("threshold", "window_minutes", "repeat_minutes")
+
+    objects = RuleQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def check_numbers(self) -> None:
+        """Raises ValidationError when a number of the rule is out of its bounds (a
+        rule written outside the admin: the shell, a fixture, an older version)."""
+        self.clean_fields(exclude=[f.name for f in self._meta.fields if f.name not in self.NUMBERS])
 
     def clean(self) -> None:
         if self.kind in (self.Kind.MAPPING_ERRORS, self.Kind.OPERATION_FAILED) and self.threshold < 1:

@@ -10,7 +10,7 @@ from alerts import evaluator, lease, rounds
 from alerts.models import Alert, Channel, Delivery, Rule, SeenErrorPattern
 from alerts.rules import DEFAULT_RULES, create_defaults
 from runtime.workers import record_heartbeat, redis_client
-from synchronizations.models import Operation, Repository, Synchronization, SyncStatus
+from synchronizations.models import LogEntry, Operation, Repository, Synchronization, SyncStatus
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -245,3 +245,51 @@ def test_the_default_rules_exist_one_per_kind():
     assert create_defaults(Rule) == len(DEFAULT_RULES)
     assert sorted(Rule.objects.values_list("kind", flat=True)) == sorted(Rule.Kind.values)
     assert create_defaults(Rule) == 0
+
+
+def test_a_rule_with_numbers_out_of_bounds_or_a_bug_fails_alone_and_says_so(hook, no_redis, monkeypatch, caplog):
+    """One rule with a window of 9223372036854775807 minutes stopped every round with
+    an OverflowError (1100000000: "date value out of range"; a huge repeat interval
+    crashed when its alert fired again), silently."""
+    now = timezone.now()
+    huge = 9223372036854775807
+    Rule.objects.create(name="Huge window", kind=Rule.Kind.MAPPING_ERRORS, window_minutes=huge)
+    Rule.objects.create(name="Far window", kind=Rule.Kind.BACKLOG, window_minutes=1_100_000_000)
+    Rule.objects.create(name="Huge repeat", kind=Rule.Kind.OPERATION_FAILED, repeat_minutes=huge)
+    Rule.objects.create(name="Buggy", kind=Rule.Kind.NEW_ERROR_KIND)
+    working = rule(Rule.Kind.NO_WORKER, hook, window_minutes=0)
+
+    def broken(rule, obs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setitem(evaluator.CONDITIONS, Rule.Kind.NEW_ERROR_KIND, broken)
+    for seconds in (0, 30, 60):
+        evaluate(now + timedelta(seconds=seconds))
+    [alert] = Alert.objects.all()
+    assert alert.rule == working, "the working rule is evaluated all the same"
+    failing = {r.name: r for r in Rule.objects.failing()}
+    assert set(failing) == {"Huge window", "Far window", "Huge repeat", "Buggy"}
+    assert "at most 525,600 minutes (one year)" in failing["Huge window"].error.lower()
+    assert "repeat minutes" in failing["Huge repeat"].error
+    assert failing["Buggy"].error == "ZeroDivisionError: division by zero"
+    assert failing["Buggy"].error_since == now
+    logged = LogEntry.objects.filter(level="error", message__startswith="Alert rule ")
+    assert logged.count() == 4, "once per rule and error, not every round"
+    assert logged.filter(message__contains="'Buggy' could not be evaluated").exists()
+    assert any(r.levelname == "ERROR" and "Buggy" in r.getMessage() for r in caplog.records)
+    # Corrected (or fixed), a rule works again and says so.
+    Rule.objects.filter(name="Huge window").update(window_minutes=15)
+    monkeypatch.undo()
+    evaluate(now + timedelta(seconds=90))
+    assert {r.name for r in Rule.objects.failing()} == {"Far window", "Huge repeat"}
+    assert LogEntry.objects.filter(message="Alert rule 'Buggy' is evaluated again.").exists()
+
+
+def test_a_failing_rule_shows_on_the_dashboard_card_and_the_history(client_as, viewer, no_redis):
+    Rule.objects.create(name="Far window", kind=Rule.Kind.BACKLOG, window_minutes=1_100_000_000)
+    evaluate(timezone.now())
+    client = client_as(viewer)
+    for page in ("/sync/", "/sync/alerts/"):
+        content = client.get(page, headers={"HX-Request": "true"}).content.decode()
+        assert "Rule 'Far window' cannot be evaluated" in content
+        assert "525,600 minutes" in content

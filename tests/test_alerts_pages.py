@@ -150,3 +150,24 @@ def test_alert_times_say_their_zone_with_utc_on_hover(client_as, viewer, setting
     assert f'<time datetime="2026-11-29T16:54:34+00:00" {hover}>2026-11-29 17:54 CET</time>' in card
     history = client.get("/sync/alerts/").content.decode()
     assert f'<td><time datetime="2026-11-29T16:54:34+00:00" {hover}>2026-11-29 17:54:34 CET</time></td>' in history
+
+
+def test_the_admin_refuses_numbers_out_of_bounds_saying_the_bound(client_as, admin_user):
+    client = client_as(admin_user)
+    rule = Rule.objects.get(kind=Rule.Kind.MAPPING_ERRORS)
+    response = client.post(
+        f"/sync/admin/alerts/rule/{rule.pk}/change/",
+        {"name": rule.name, "kind": rule.kind, "enabled": "on", "threshold": "2000000",
+         "window_minutes": "9223372036854775807", "repeat_minutes": "1100000000"},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assertContains(response, "At most 525,600 minutes (one year).", count=2)
+    assertContains(response, "At most 1,000,000.")
+    rule.refresh_from_db()
+    assert rule.window_minutes == 15
+    ok = client.post(
+        f"/sync/admin/alerts/rule/{rule.pk}/change/",
+        {"name": rule.name, "kind": rule.kind, "enabled": "on", "threshold": "1000000", "window_minutes": "525600",
+         "repeat_minutes": "525600"},
+    )  # fmt: skip
+    assert ok.status_code == 302
