@@ -9,16 +9,14 @@ and the Logs tab says so. Nothing a channel answers is shown or logged before it
 secrets are masked (scrub)."""
 
 import logging
-import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from urllib.parse import unquote
 
 import apprise
 from django.conf import settings
 from django.db.models import F
 
-from alerts.models import Channel, ChannelURLError, Delivery, redacted_url
+from alerts.models import Channel, ChannelURLError, Delivery, redacted_url, url_secrets
 from synchronizations.credentials import CredentialError
 from synchronizations.models import LogEntry
 
@@ -34,22 +32,20 @@ NOTIFY_TYPES = {
     Delivery.Kind.RESOLVED: apprise.NotifyType.SUCCESS,
     Delivery.Kind.TEST: apprise.NotifyType.INFO,
 }
-_PARTS = re.compile(r"[/:@?&=#,;+\s]+")
 
 
 def scrub(text: str, plain_url: str) -> str:
-    """``text`` with every part of ``plain_url`` that its redacted form hides (user
-    names kept, passwords, tokens, keys) replaced by "****", and the URL itself by
-    its redacted form. Never raises."""
+    """``text`` with the URL ``plain_url`` replaced by its redacted form, and every
+    part of it that the redacted form hides (url_secrets: user, password, token in
+    place of the host, path, query values, fragment) by "****". Never raises."""
     try:
         shown = redacted_url(plain_url)
     except ChannelURLError:
         shown = "(unreadable URL)"
     text = text.replace(plain_url, shown)
-    for raw in {plain_url, unquote(plain_url)}:
-        for part in sorted(set(_PARTS.split(raw)), key=len, reverse=True):
-            if len(part) >= 3 and part not in shown and part not in unquote(shown):
-                text = text.replace(part, "****")
+    for part in sorted(url_secrets(plain_url), key=len, reverse=True):
+        if len(part) >= 3 and part not in shown:
+            text = text.replace(part, "****")
     return text
 
 

@@ -3,7 +3,9 @@
 and the evaluator's lease (one evaluator at a time, whatever the number of beat and
 worker processes)."""
 
+import re
 from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import apprise
 from django.core.exceptions import ValidationError
@@ -19,19 +21,66 @@ class ChannelURLError(ValueError):
     """An Apprise URL that Apprise cannot read (unknown scheme, missing token, bad address)."""
 
 
+# What stands for everything after the host: always the same, so that nothing about
+# the user, the path, the query or the fragment shows (not even whether there is one).
+MASK = "…"
+# A host (or Apprise's masked form of a token in its place, "T...2") that may be shown.
+_SHOWN_HOST = re.compile(r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~*-]+")
+_HOST_PORT = re.compile(r"(?P<host>\[[^\]]*\]|[^:]*)(?::(?P<port>\d{1,5}))?")
+
+
+def _scheme_hint(plain: str) -> str:
+    scheme = plain.partition("://")[0] if "://" in plain else ""
+    return f" (scheme {scheme!r})" if scheme and len(scheme) <= 20 and scheme.isalnum() else ""
+
+
 def redacted_url(plain: str) -> str:
-    """``plain`` (an Apprise URL) as Apprise writes it with its secrets masked
-    (passwords, tokens, keys: ``slack://T...2/A...D/T...Q/``). Raises
-    ChannelURLError, without repeating the URL, when Apprise cannot read it."""
+    """What may be shown of ``plain`` (an Apprise URL): its scheme and host (and port)
+    as Apprise writes them with its secrets masked, and MASK for everything else
+    (user, password, path, query, fragment), whatever the scheme: Apprise's own
+    redacted form keeps a webhook's headers, query tokens and path as they are.
+    "json://127.0.0.1:8926/…", "mailtos://smtp.example.com/…", "slack://T...2/…".
+    Raises ChannelURLError, without repeating the URL, when Apprise cannot read it
+    or finds no host in it."""
     plugin = apprise.Apprise.instantiate(plain) if plain else None
     if not plugin:
-        scheme = plain.partition("://")[0] if "://" in plain else ""
-        hint = f" (scheme {scheme!r})" if scheme and len(scheme) <= 20 and scheme.isalnum() else ""
         raise ChannelURLError(
-            f"Apprise cannot read this URL{hint}: check the scheme and the parts it needs "
+            f"Apprise cannot read this URL{_scheme_hint(plain)}: check the scheme and the parts it needs "
             "(https://github.com/caronc/apprise/wiki)."
         )
-    return plugin.url(privacy=True)
+    parts = urlsplit(plugin.url(privacy=True))
+    found = _HOST_PORT.fullmatch(parts.netloc.rpartition("@")[2])
+    if not found or not found["host"]:
+        raise ChannelURLError(
+            f"Apprise finds no host in this URL{_scheme_hint(plain)}: check the host and the port "
+            "(one port only, host:port)."
+        )
+    host = found["host"] if _SHOWN_HOST.fullmatch(found["host"]) else MASK
+    port = f":{found['port']}" if found["port"] else ""
+    return f"{parts.scheme}://{host}{port}/{MASK}"
+
+
+def url_secrets(plain: str) -> set[str]:
+    """The parts of ``plain`` (an Apprise URL) that its redacted form hides and that
+    may be secret: the user and password, the host when Apprise masks it (a token in
+    its place: slack://TokenA/…), each path segment, each query value, the fragment;
+    each as written, decoded and encoded. Never raises."""
+    try:
+        shown = redacted_url(plain)
+    except ChannelURLError:
+        shown = ""
+    parts = urlsplit(plain)
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    host = hostport.rsplit(":", 1)[0] if not hostport.endswith("]") else hostport
+    found = {userinfo, *userinfo.split(":", 1), parts.path, *parts.path.split("/"), parts.fragment, parts.query}
+    found.update(value for _, value in parse_qsl(parts.query, keep_blank_values=True))
+    found.update(value for _, value in parse_qsl(parts.query.replace("+", "%2B"), keep_blank_values=True))
+    if host and host not in shown:
+        found.add(host)
+    variants = set()
+    for part in found:
+        variants |= {part, unquote(part), quote(unquote(part), safe=""), quote(unquote(part), safe="@")}
+    return {part for part in variants if part}
 
 
 # The bounds of a rule's numbers: a window or repeat interval of at most a year (a
@@ -46,13 +95,13 @@ class Channel(models.Model):
     """A destination of notifications: any Apprise URL (mailto://, slack://, msteams://,
     matrix://, json://, …). The URL carries passwords and tokens, so it is stored
     encrypted like Repository.secret (synchronizations/credentials.py) and only its
-    redacted form is ever shown or logged."""
+    scheme and host (redacted_url) are ever shown, stored in clear or logged."""
 
     name = models.CharField(max_length=100, unique=True)
     # Encrypted (credentials.encrypt); set it with set_url(), read it with url_value().
     url = models.TextField(help_text="Apprise URL (stored encrypted, never shown).")
-    # What may be shown: Apprise's own rendering with the secrets masked.
-    url_redacted = models.CharField(max_length=1000, editable=False)
+    # What may be shown: the scheme and host only (redacted_url).
+    url_redacted = models.CharField("address (secrets hidden)", max_length=1000, editable=False)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

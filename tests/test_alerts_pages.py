@@ -75,7 +75,7 @@ def test_a_channel_url_is_stored_encrypted_and_never_shown_back_in_the_admin(cli
     for page in (f"/sync/admin/alerts/channel/{channel.pk}/change/", "/sync/admin/alerts/channel/"):
         content = client.get(page).content.decode()
         assert "Hunter2Secret" not in content
-        assert "mailtos://alice:****@smtp.example.com" in content
+        assert "mailtos://smtp.example.com/…" in content and "alice" not in content
     # Saved again without a URL: the stored one is kept.
     client.post(f"/sync/admin/alerts/channel/{channel.pk}/change/", {"name": "Ops", "url": "", "enabled": "on"})
     channel.refresh_from_db()
