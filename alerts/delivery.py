@@ -65,6 +65,9 @@ def send(channel: Channel, title: str, body: str, kind: str) -> str:
             body=body,
             title=title,
             notify_type=NOTIFY_TYPES.get(kind, apprise.NotifyType.INFO),
+            # Plain text, whatever it quotes (a rule's name, a tracker's error): Apprise
+            # escapes it for the channels that take HTML or Markdown, lines kept.
+            body_format=apprise.NotifyFormat.TEXT,
             timeout=settings.SYNCWEB_ALERT_TIMEOUT,
             log_callback=lambda entry, _plugin: lines.append(entry.message),
         )
