@@ -125,7 +125,7 @@ class RuleAdmin(admin.ModelAdmin):
 
 class DeliveryInline(admin.TabularInline):
     model = Delivery
-    fields = ["channel", "kind", "state", "attempts", "created_at", "sent_at", "last_error"]
+    fields = ["channel_label", "kind", "state", "attempts", "created_at", "sent_at", "last_error"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -139,7 +139,8 @@ class DeliveryInline(admin.TabularInline):
 
 @admin.register(Alert)
 class AlertAdmin(HistoryAdmin):
-    list_display = ["title", "rule", "state", "started_at", "fired_at", "resolved_at", "notifications"]
+    list_display = ["title", "rule_label", "state", "started_at", "fired_at", "resolved_at", "notifications"]
+    list_select_related = ["rule"]
     list_filter = ["state", "rule"]
     date_hierarchy = "fired_at"
     inlines = [DeliveryInline]
@@ -147,7 +148,7 @@ class AlertAdmin(HistoryAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(HistoryAdmin):
-    list_display = ["title", "channel", "kind", "state", "attempts", "created_at", "sent_at"]
+    list_display = ["title", "channel_label", "kind", "state", "attempts", "created_at", "sent_at"]
     list_filter = ["state", "kind", "channel"]
     list_select_related = ["channel"]
     date_hierarchy = "created_at"

@@ -100,12 +100,12 @@ def record(delivery: Delivery, error: str, now: datetime) -> str:
     if error:
         logger.warning(
             "alert delivery %s to channel %r failed (attempt %s, now %s): %s",
-            delivery.pk, delivery.channel.name, attempts, state, error,
+            delivery.pk, delivery.channel_label, attempts, state, error,
         )  # fmt: skip
     if state == Delivery.State.FAILED and delivery.kind != Delivery.Kind.TEST:
         LogEntry.objects.create(
             level=LogEntry.Level.ERROR,
-            message=f"Alert notification to channel '{delivery.channel.name}' failed after {attempts} attempts: "
+            message=f"Alert notification to channel '{delivery.channel_label}' failed after {attempts} attempts: "
             f"{delivery.title}",
             detail=error,
             timestamp=now,
@@ -114,6 +114,8 @@ def record(delivery: Delivery, error: str, now: datetime) -> str:
 
 
 def _attempt(delivery: Delivery) -> str:
+    if delivery.channel is None:
+        return "The channel was deleted."
     if not delivery.channel.enabled:
         return "The channel is disabled."
     return send(delivery.channel, delivery.title, delivery.body, delivery.kind)
@@ -139,6 +141,7 @@ def send_test(channel: Channel, now: datetime) -> Delivery:
     delivery of kind test, shown on the history page). Returns the delivery."""
     delivery = Delivery.objects.create(
         channel=channel,
+        channel_name=channel.name,
         kind=Delivery.Kind.TEST,
         title=f"[syncweb] TEST: notifications from {settings.SYNCWEB_BASE_URL} reach '{channel.name}'",
         body=f"A test sent from syncweb's admin ({settings.SYNCWEB_BASE_URL}/sync/). Nothing is wrong.",

@@ -325,7 +325,14 @@ def _queue(alert: Alert, kind: str, channels: list, now: datetime) -> int:
     Delivery.objects.bulk_create(
         [
             Delivery(
-                alert=alert, channel=channel, kind=kind, title=title, body=body, created_at=now, next_attempt_at=now
+                alert=alert,
+                channel=channel,
+                channel_name=channel.name,
+                kind=kind,
+                title=title,
+                body=body,
+                created_at=now,
+                next_attempt_at=now,
             )
             for channel in channels
         ]
@@ -355,6 +362,7 @@ def apply(rule: Rule, found: list[Condition], now: datetime) -> Applied:
             if alert is None:
                 alert = Alert.objects.create(
                     rule=rule,
+                    rule_name=rule.name,
                     key=condition.key[:400],
                     started_at=condition.since,
                     fired_at=now,

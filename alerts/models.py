@@ -8,11 +8,15 @@ from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import apprise
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.signals import pre_delete
+from django.dispatch import receiver
 from django.urls import reverse
+from django.utils import timezone
 
 from synchronizations import credentials
 
@@ -230,7 +234,9 @@ class Alert(models.Model):
         FIRING = "firing", "Firing"
         RESOLVED = "resolved", "Resolved"
 
-    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="alerts")
+    # A deleted rule's alerts are kept (history), with its name; their firing ones resolved.
+    rule = models.ForeignKey(Rule, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
+    rule_name = models.CharField(max_length=100, blank=True, help_text="The rule's name, kept when it is deleted.")
     key = models.CharField(max_length=400)
     state = models.CharField(max_length=10, choices=State.choices, default=State.FIRING)
     # What is wrong, how much, since when, and the console view that shows it.
@@ -266,11 +272,19 @@ class Alert(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("alerts") + f"#alert-{self.pk}"
 
+    @property
+    @admin.display(description="rule")
+    def rule_label(self) -> str:
+        """The rule's name, or the name it had, saying it was deleted."""
+        return self.rule.name if self.rule_id else f"{self.rule_name or 'a rule'} (deleted)"
+
 
 class DeliveryQuerySet(models.QuerySet):
     def due(self, now: datetime) -> "DeliveryQuerySet":
         """Pending deliveries whose (next) attempt time has come (index delivery_state_next)."""
-        return self.filter(state=Delivery.State.PENDING, next_attempt_at__lte=now).order_by("next_attempt_at", "pk")
+        return self.filter(state=Delivery.State.PENDING, next_attempt_at__lte=now, channel__isnull=False).order_by(
+            "next_attempt_at", "pk"
+        )
 
 
 class Delivery(models.Model):
@@ -290,7 +304,11 @@ class Delivery(models.Model):
         FAILED = "failed", "Failed"
 
     alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries")
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="deliveries")
+    # A deleted channel's deliveries are kept (history), with its name; pending ones failed.
+    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")
+    channel_name = models.CharField(
+        max_length=100, blank=True, help_text="The channel's name, kept when it is deleted."
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     title = models.CharField(max_length=500)
@@ -315,7 +333,35 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} to {self.channel_id}: {self.get_state_display()}"
+        return f"{self.get_kind_display()} to {self.channel_label}: {self.get_state_display()}"
+
+    @property
+    @admin.display(description="channel")
+    def channel_label(self) -> str:
+        """The channel's name, or the name it had, saying it was deleted."""
+        return self.channel.name if self.channel_id else f"{self.channel_name or 'a channel'} (deleted)"
+
+
+@receiver(pre_delete, sender=Channel)
+def _keep_the_deliveries_of_a_deleted_channel(sender, instance: Channel, **kwargs) -> None:
+    """A channel deleted (by an admin who regrets its URL): its deliveries stay in the
+    history under its name; those not sent yet never will be."""
+    deliveries = Delivery.objects.filter(channel=instance)
+    deliveries.filter(state=Delivery.State.PENDING).update(
+        state=Delivery.State.FAILED, next_attempt_at=None, last_error="The channel was deleted."
+    )
+    deliveries.update(channel_name=instance.name)
+
+
+@receiver(pre_delete, sender=Rule)
+def _keep_the_alerts_of_a_deleted_rule(sender, instance: Rule, **kwargs) -> None:
+    """A rule deleted: its alerts stay in the history under its name; those firing
+    are resolved (nothing evaluates them any more), without notification."""
+    alerts = Alert.objects.filter(rule=instance)
+    alerts.filter(state=Alert.State.FIRING).update(
+        state=Alert.State.RESOLVED, resolved_at=timezone.now(), resolution="the rule was deleted"
+    )
+    alerts.update(rule_name=instance.name)
 
 
 class SeenErrorPattern(models.Model):

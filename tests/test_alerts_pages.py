@@ -171,3 +171,78 @@ def test_the_admin_refuses_numbers_out_of_bounds_saying_the_bound(client_as, adm
          "repeat_minutes": "525600"},
     )  # fmt: skip
     assert ok.status_code == 302
+
+
+def test_an_admin_deletes_a_channel_with_deliveries_and_its_history_stays(client_as, admin_user, viewer):
+    """The delete page said the account lacked permission to delete deliveries (403)
+    once a channel had any, even a Send test's."""
+    client = client_as(admin_user)
+    channel = Channel(name="Regretted")
+    channel.set_url("json://127.0.0.1:1/hooks/regretted-token")
+    channel.save()
+    client.post(f"/sync/admin/alerts/channel/{channel.pk}/send-test/")
+    alert = firing_alert()
+    now = timezone.now()
+    waiting = Delivery.objects.create(
+        alert=alert, channel=channel, kind="firing", title="[syncweb] FIRING: x", body="b", created_at=now,
+        next_attempt_at=now,
+    )  # fmt: skip
+    page = client.get(f"/sync/admin/alerts/channel/{channel.pk}/delete/")
+    assert page.status_code == 200
+    assertNotContains(page, "permission")
+    response = client.post(f"/sync/admin/alerts/channel/{channel.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not Channel.objects.exists()
+    assert Delivery.objects.count() == 2, "the history is kept"
+    waiting.refresh_from_db()
+    assert waiting.channel is None and waiting.channel_name == "Regretted"
+    assert waiting.state == Delivery.State.FAILED and waiting.last_error == "The channel was deleted."
+    history = client_as(viewer).get("/sync/alerts/")
+    assertContains(history, "Firing → Regretted (deleted): Failed")
+    assertContains(history, "<td>Regretted (deleted)</td>")
+    assert client_as(admin_user).get("/sync/admin/alerts/delivery/").status_code == 200
+
+
+def test_an_admin_deletes_channels_and_rules_from_the_list_too(client_as, admin_user):
+    client = client_as(admin_user)
+    channel = Channel(name="Hook")
+    channel.set_url("json://127.0.0.1:1/hook")
+    channel.save()
+    client.post(f"/sync/admin/alerts/channel/{channel.pk}/send-test/")
+    response = client.post(
+        "/sync/admin/alerts/channel/", {"action": "delete_selected", "_selected_action": [channel.pk], "post": "yes"}
+    )
+    assert response.status_code == 302 and not Channel.objects.exists()
+    alert = firing_alert()
+    rule = alert.rule
+    confirm = client.post("/sync/admin/alerts/rule/", {"action": "delete_selected", "_selected_action": [rule.pk]})
+    assert confirm.status_code == 200
+    assertNotContains(confirm, "permission")
+    response = client.post(
+        "/sync/admin/alerts/rule/", {"action": "delete_selected", "_selected_action": [rule.pk], "post": "yes"}
+    )
+    assert response.status_code == 302 and not Rule.objects.filter(pk=rule.pk).exists()
+
+
+def test_an_admin_deletes_a_rule_with_alerts_and_its_firing_ones_resolve(client_as, admin_user, viewer):
+    alert = firing_alert()
+    rule = alert.rule
+    channel = Channel(name="Hook")
+    channel.set_url("json://127.0.0.1:1/hook")
+    channel.save()
+    Delivery.objects.create(
+        alert=alert, channel=channel, kind="firing", state="sent", title="t", body="b", created_at=timezone.now()
+    )
+    client = client_as(admin_user)
+    page = client.get(f"/sync/admin/alerts/rule/{rule.pk}/delete/")
+    assert page.status_code == 200
+    assertNotContains(page, "permission")
+    assert client.post(f"/sync/admin/alerts/rule/{rule.pk}/delete/", {"post": "yes"}).status_code == 302
+    alert.refresh_from_db()
+    assert alert.rule is None and alert.rule_name == rule.name
+    assert alert.state == Alert.State.RESOLVED and alert.resolution == "the rule was deleted"
+    assert Delivery.objects.count() == 1
+    history = client_as(viewer).get("/sync/alerts/")
+    assertContains(history, f"<td>{rule.name} (deleted)</td>")
+    assertContains(client_as(viewer).get("/sync/"), "Nothing is firing.")
+    assert client_as(admin_user).get("/sync/admin/alerts/alert/").status_code == 200
+    assert client_as(admin_user).get(f"/sync/admin/alerts/alert/{alert.pk}/change/").status_code == 200
