@@ -6,9 +6,11 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from alerts import delivery
 from alerts.models import Alert, Channel, ChannelURLError, Delivery, Rule, redacted_url
+from synchronizations import credentials
 from syncweb import zones
 from syncweb.admin import HistoryAdmin
 
@@ -32,6 +34,25 @@ class ChannelForm(forms.ModelForm):
         model = Channel
         fields = ["name", "url", "enabled"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._stored_url = self.instance.url  # encrypted; the form writes the plain one over it
+
+    @cached_property
+    def changed_data(self) -> list[str]:
+        """The fields changed, the URL only when one was entered and it differs from
+        the stored one (left empty it is kept): the admin's history says so."""
+        changed = [name for name in super().changed_data if name != "url"]
+        plain = (self.cleaned_data.get("url") if hasattr(self, "cleaned_data") else self.data.get("url")) or ""
+        if plain.strip():
+            try:
+                same = bool(self._stored_url) and credentials.decrypt(self._stored_url) == plain.strip()
+            except credentials.CredentialError:
+                same = False
+            if not same:
+                changed.insert(1, "url")
+        return changed
+
     def clean_url(self) -> str:
         plain = self.cleaned_data["url"].strip()
         if not plain and not (self.instance.pk and self.instance.url):
@@ -49,7 +70,7 @@ class ChannelForm(forms.ModelForm):
         if plain:
             channel.set_url(plain)
         else:
-            channel.url = Channel.objects.get(pk=channel.pk).url
+            channel.url = self._stored_url
         if commit:
             channel.save()
         return channel

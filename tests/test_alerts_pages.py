@@ -4,6 +4,7 @@ and the admin's channels (URL never shown back, Send test) and rules."""
 from datetime import UTC, datetime
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
@@ -246,3 +247,26 @@ def test_an_admin_deletes_a_rule_with_alerts_and_its_firing_ones_resolve(client_
     assertContains(client_as(viewer).get("/sync/"), "Nothing is firing.")
     assert client_as(admin_user).get("/sync/admin/alerts/alert/").status_code == 200
     assert client_as(admin_user).get(f"/sync/admin/alerts/alert/{alert.pk}/change/").status_code == 200
+
+
+def test_the_admin_history_says_the_url_changed_only_when_it_did(client_as, admin_user):
+    """Saving with the URL left empty ("keep the current one") recorded "Changed Apprise URL."."""
+    client = client_as(admin_user)
+    client.post("/sync/admin/alerts/channel/add/", {"name": "Ops mail", "url": SECRET_URL, "enabled": "on"})
+    channel = Channel.objects.get()
+    change = f"/sync/admin/alerts/channel/{channel.pk}/change/"
+
+    def last_message():
+        return LogEntry.objects.filter(object_id=str(channel.pk)).latest("pk").get_change_message()
+
+    client.post(change, {"name": "Ops", "url": "", "enabled": "on"})
+    assert last_message() == "Changed Name."
+    client.post(change, {"name": "Ops", "url": "", "enabled": ""})
+    assert last_message() == "Changed Enabled."
+    client.post(change, {"name": "Ops", "url": SECRET_URL, "enabled": ""})
+    assert last_message() == "No fields changed.", "the same URL again"
+    client.post(change, {"name": "Ops", "url": SECRET_URL.replace("ops@", "oncall@"), "enabled": ""})
+    assert last_message() == "Changed Apprise URL."
+    channel.refresh_from_db()
+    assert channel.url_value() == SECRET_URL.replace("ops@", "oncall@")
+    assert "oncall" not in "".join(LogEntry.objects.values_list("change_message", flat=True))
