@@ -77,6 +77,15 @@ class ChannelForm(forms.ModelForm):
 
 
 def _report_test(modeladmin, request, channel: Channel) -> None:
+    if not channel.enabled:
+        # A test that reached a disabled channel would say it works while no alert reaches it.
+        modeladmin.message_user(
+            request,
+            f"Test not sent to '{channel.name}': the channel is disabled, so no notification goes to it. "
+            "Enable it (and save) to test it.",
+            messages.WARNING,
+        )
+        return
     sent = delivery.send_test(channel, timezone.now())
     if sent.state == Delivery.State.SENT:
         modeladmin.message_user(request, f"Test sent to '{channel.name}'.", messages.SUCCESS)
@@ -84,9 +93,10 @@ def _report_test(modeladmin, request, channel: Channel) -> None:
         modeladmin.message_user(request, f"Test to '{channel.name}' failed: {sent.last_error}", messages.ERROR)
 
 
-@admin.action(description="Send test")
+@admin.action(description="Send test (enabled channels only)")
 def send_test(modeladmin, request, queryset):
-    """Sends a test notification to each selected channel and says how it went."""
+    """Sends a test notification to each selected channel and says how it went
+    (a disabled one is refused, saying so)."""
     for channel in queryset:
         _report_test(modeladmin, request, channel)
 

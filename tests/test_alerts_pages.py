@@ -270,3 +270,20 @@ def test_the_admin_history_says_the_url_changed_only_when_it_did(client_as, admi
     channel.refresh_from_db()
     assert channel.url_value() == SECRET_URL.replace("ops@", "oncall@")
     assert "oncall" not in "".join(LogEntry.objects.values_list("change_message", flat=True))
+
+
+def test_send_test_to_a_disabled_channel_is_refused_saying_so(client_as, admin_user, webhook):
+    """Send test on a disabled channel still sent: it said the channel works while no alert reached it."""
+    channel = Channel(name="Off", enabled=False)
+    channel.set_url(webhook.url())
+    channel.save()
+    client = client_as(admin_user)
+    assertContains(client.get(f"/sync/admin/alerts/channel/{channel.pk}/change/"), "Send test (channel disabled)")
+    for response in (
+        client.post(f"/sync/admin/alerts/channel/{channel.pk}/send-test/", follow=True),
+        client.post(
+            "/sync/admin/alerts/channel/", {"action": "send_test", "_selected_action": [channel.pk]}, follow=True
+        ),
+    ):
+        assertContains(response, "Test not sent to &#x27;Off&#x27;: the channel is disabled")
+    assert webhook.received == [] and not Delivery.objects.exists()
