@@ -4,8 +4,9 @@ Pending deliveries are sent a few at a time in threads (send_due), so a channel 
 hangs until its timeout never holds the others back; the threads only talk to the
 channels, every database write happens in the caller's thread. A failed attempt is
 tried again after SYNCWEB_ALERT_RETRY_BASE * 2^(attempts-1) seconds (at most an
-hour); after SYNCWEB_ALERT_DELIVERY_ATTEMPTS attempts the delivery is marked failed
-and the Logs tab says so. Nothing a channel answers is shown or logged before its
+hour), at the evaluation round nearest that time (rounds.run_round); after
+SYNCWEB_ALERT_DELIVERY_ATTEMPTS attempts the delivery is marked failed and the Logs
+tab says so. Nothing a channel answers is shown or logged before its
 secrets are masked (scrub)."""
 
 import logging
@@ -103,10 +104,10 @@ def record(delivery: Delivery, error: str, now: datetime) -> str:
             delivery.pk, delivery.channel_label, attempts, state, error,
         )  # fmt: skip
     if state == Delivery.State.FAILED and delivery.kind != Delivery.Kind.TEST:
+        tries = f"{attempts} attempt" + ("s" if attempts != 1 else "")
         LogEntry.objects.create(
             level=LogEntry.Level.ERROR,
-            message=f"Alert notification to channel '{delivery.channel_label}' failed after {attempts} attempts: "
-            f"{delivery.title}",
+            message=f"Alert notification to channel '{delivery.channel_label}' failed after {tries}: {delivery.title}",
             detail=error,
             timestamp=now,
         )
@@ -121,10 +122,12 @@ def _attempt(delivery: Delivery) -> str:
     return send(delivery.channel, delivery.title, delivery.body, delivery.kind)
 
 
-def send_due(now: datetime) -> dict[str, int]:
-    """Sends the pending deliveries due at ``now`` (up to BATCH, PARALLEL at a time)
-    and records each outcome. Returns how many ended in each state."""
-    due = list(Delivery.objects.due(now).select_related("channel")[:BATCH])
+def send_due(now: datetime, early: timedelta = timedelta(0)) -> dict[str, int]:
+    """Sends the pending deliveries due at ``now`` (or up to ``early`` later: the
+    rounds pass half their interval, so that a retry goes out at the round nearest
+    its time rather than the one after; up to BATCH, PARALLEL at a time) and records
+    each outcome. Returns how many ended in each state."""
+    due = list(Delivery.objects.due(now + early).select_related("channel")[:BATCH])
     counts: dict[str, int] = {}
     if not due:
         return counts

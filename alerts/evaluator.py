@@ -98,6 +98,11 @@ def observe(now: datetime, memory: EvaluatorLease) -> Observations:
     return Observations(now, new, now, workers, redis_error, workers_seen_at, baseline)
 
 
+def count(n: int | float, word: str) -> str:
+    """``n`` and ``word``, plural unless one: "1 minute", "2 minutes", "0 syncs"."""
+    return f"{n:g} {word}" + ("" if n == 1 else "s")
+
+
 def _minutes(delta: timedelta) -> int:
     return max(0, int(delta.total_seconds() // 60))
 
@@ -119,17 +124,20 @@ def _new_error_kind(rule: Rule, obs: Observations) -> list[Condition]:
     found = []
     for key, since in subjects.items():
         pattern = key.removeprefix("pattern:")
-        count = Synchronization.objects.filter(status=SyncStatus.ERROR, error_pattern=pattern).count()
-        if count:
+        in_error = Synchronization.objects.filter(status=SyncStatus.ERROR, error_pattern=pattern).count()
+        if in_error:
             shown = pattern or "(no message)"
             found.append(
                 Condition(
                     key=key,
-                    title=f"New kind of error: {shown!r} ({count} sync{'s' if count != 1 else ''} in error)",
-                    value=count,
+                    title=f"New kind of error: {shown!r} ({count(in_error, 'sync')} in error)",
+                    value=in_error,
                     since=since,
                     link=_syncs_link(status=SyncStatus.ERROR, pattern=pattern),
-                    detail=[f"{count} sync{'s are' if count != 1 else ' is'} in error with it, first at {_at(since)}."],
+                    detail=[
+                        f"{count(in_error, 'sync')} {'is' if in_error == 1 else 'are'} in error with it, "
+                        f"first at {_at(since)}."
+                    ],
                 )
             )
     return found
@@ -155,13 +163,14 @@ def _mapping_errors(rule: Rule, obs: Observations) -> list[Condition]:
     return [
         Condition(
             key=f"mapping:{pk}",
-            title=f"Mapping {names.get(pk, pk)!r}: {row['n']} syncs went into error in the last "
-            f"{rule.window_minutes} minutes",
+            title=f"Mapping {names.get(pk, pk)!r}: {count(row['n'], 'sync')} went into error in the last "
+            f"{count(rule.window_minutes, 'minute')}",
             value=row["n"],
             since=row["first"],
             link=_syncs_link(status=SyncStatus.ERROR, mapping=pk),
             detail=[
-                f"Threshold: {rule.threshold} within {rule.window_minutes} minutes; the first at {_at(row['first'])}.",
+                f"Threshold: {rule.threshold} within {count(rule.window_minutes, 'minute')}; "
+                f"the first at {_at(row['first'])}.",
                 f"Syncs of the mapping in error now: {in_error.get(pk, 0)}.",
             ],
         )
@@ -179,13 +188,13 @@ def _repository_unhealthy(rule: Rule, obs: Observations) -> list[Condition]:
             Mapping.objects.filter(Q(left=repository) | Q(right=repository), enabled=True).values_list("pk", "name")
         )
         minutes = _minutes(obs.now - repository.unhealthy_since)
-        count = f"; {len(paused)} mapping{'s' if len(paused) != 1 else ''} paused" if paused else ""
+        paused_count = f"; {count(len(paused), 'mapping')} paused" if paused else ""
         link = reverse("mapping_detail", args=[paused[0][0]]) if len(paused) == 1 else reverse("mappings")
         admin_page = absolute(reverse("admin:synchronizations_repository_change", args=[repository.pk]))
         found.append(
             Condition(
                 key=f"repository:{repository.pk}",
-                title=f"Repository {repository.name!r} unhealthy for {minutes} minutes{count}",
+                title=f"Repository {repository.name!r} unhealthy for {count(minutes, 'minute')}{paused_count}",
                 value=minutes,
                 since=repository.unhealthy_since,
                 link=link,
@@ -211,7 +220,7 @@ def _no_worker(rule: Rule, obs: Observations) -> list[Condition]:
     return [
         Condition(
             key="workers",
-            title=f"No worker alive for {minutes} minutes: nothing is being processed",
+            title=f"No worker alive for {count(minutes, 'minute')}: nothing is being processed",
             value=minutes,
             since=obs.workers_seen_at,
             link=reverse("dashboard"),
@@ -236,11 +245,11 @@ def _backlog(rule: Rule, obs: Observations) -> list[Condition]:
     return [
         Condition(
             key="backlog",
-            title=f"Backlog: the oldest pending sync has waited {minutes} minutes ({total} pending)",
+            title=f"Backlog: the oldest pending sync has waited {count(minutes, 'minute')} ({total} pending)",
             value=minutes,
             since=oldest,
             link=_syncs_link(status=SyncStatus.PENDING),
-            detail=[f"Waiting since {_at(oldest)}; threshold {rule.window_minutes} minutes."],
+            detail=[f"Waiting since {_at(oldest)}; threshold {count(rule.window_minutes, 'minute')}."],
         )
     ]
 
@@ -268,8 +277,8 @@ def _operation_failed(rule: Rule, obs: Observations) -> list[Condition]:
     return [
         Condition(
             key="operations",
-            title=f"{len(failed)} operation{'s' if len(failed) != 1 else ''} failed in the last "
-            f"{rule.window_minutes} minutes (latest: {latest.get_action_display()} #{latest.pk})",
+            title=f"{count(len(failed), 'operation')} failed in the last "
+            f"{count(rule.window_minutes, 'minute')} (latest: {latest.get_action_display()} #{latest.pk})",
             value=len(failed),
             since=failed[-1].finished_at,
             link=latest.get_absolute_url(),
