@@ -296,6 +296,15 @@ def test_a_failing_rule_shows_on_the_dashboard_card_and_the_history(client_as, v
         assert "525,600 minutes" in content
 
 
+def test_the_rules_admin_page_says_whether_its_evaluation_fails(client_as, admin_user, no_redis):
+    far = Rule.objects.create(name="Far window", kind=Rule.Kind.BACKLOG, window_minutes=1_100_000_000)
+    evaluate(timezone.now())
+    client = client_as(admin_user)
+    assert "fails since" in client.get(f"/sync/admin/alerts/rule/{far.pk}/change/").content.decode()
+    assert "fails since" in client.get("/sync/admin/alerts/rule/").content.decode()
+    assert "no error" in client.get("/sync/admin/alerts/rule/add/").content.decode()
+
+
 def test_titles_say_1_minute_1_sync_1_mapping_not_1_minutes(hook, no_redis):
     """Titles read "for 1 minutes"."""
     now = timezone.now()
