@@ -6,9 +6,12 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from alerts import delivery
 from alerts.models import Alert, Channel, ChannelURLError, Delivery, Rule, redacted_url
+from synchronizations import credentials
+from syncweb import zones
 from syncweb.admin import HistoryAdmin
 
 
@@ -31,6 +34,25 @@ class ChannelForm(forms.ModelForm):
         model = Channel
         fields = ["name", "url", "enabled"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._stored_url = self.instance.url  # encrypted; the form writes the plain one over it
+
+    @cached_property
+    def changed_data(self) -> list[str]:
+        """The fields changed, the URL only when one was entered and it differs from
+        the stored one (left empty it is kept): the admin's history says so."""
+        changed = [name for name in super().changed_data if name != "url"]
+        plain = (self.cleaned_data.get("url") if hasattr(self, "cleaned_data") else self.data.get("url")) or ""
+        if plain.strip():
+            try:
+                same = bool(self._stored_url) and credentials.decrypt(self._stored_url) == plain.strip()
+            except credentials.CredentialError:
+                same = False
+            if not same:
+                changed.insert(1, "url")
+        return changed
+
     def clean_url(self) -> str:
         plain = self.cleaned_data["url"].strip()
         if not plain and not (self.instance.pk and self.instance.url):
@@ -48,13 +70,22 @@ class ChannelForm(forms.ModelForm):
         if plain:
             channel.set_url(plain)
         else:
-            channel.url = Channel.objects.get(pk=channel.pk).url
+            channel.url = self._stored_url
         if commit:
             channel.save()
         return channel
 
 
 def _report_test(modeladmin, request, channel: Channel) -> None:
+    if not channel.enabled:
+        # A test that reached a disabled channel would say it works while no alert reaches it.
+        modeladmin.message_user(
+            request,
+            f"Test not sent to '{channel.name}': the channel is disabled, so no notification goes to it. "
+            "Enable it (and save) to test it.",
+            messages.WARNING,
+        )
+        return
     sent = delivery.send_test(channel, timezone.now())
     if sent.state == Delivery.State.SENT:
         modeladmin.message_user(request, f"Test sent to '{channel.name}'.", messages.SUCCESS)
@@ -62,9 +93,10 @@ def _report_test(modeladmin, request, channel: Channel) -> None:
         modeladmin.message_user(request, f"Test to '{channel.name}' failed: {sent.last_error}", messages.ERROR)
 
 
-@admin.action(description="Send test")
+@admin.action(description="Send test (enabled channels only)")
 def send_test(modeladmin, request, queryset):
-    """Sends a test notification to each selected channel and says how it went."""
+    """Sends a test notification to each selected channel and says how it went
+    (a disabled one is refused, saying so)."""
     for channel in queryset:
         _report_test(modeladmin, request, channel)
 
@@ -99,11 +131,20 @@ class ChannelAdmin(admin.ModelAdmin):
 
 @admin.register(Rule)
 class RuleAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "enabled", "threshold", "window_minutes", "repeat_minutes", "channel_names"]
+    list_display = [
+        "name", "kind", "enabled", "threshold", "window_minutes", "repeat_minutes", "channel_names", "evaluation",
+    ]  # fmt: skip
     list_filter = ["kind", "enabled"]
     list_editable = ["enabled"]
     filter_horizontal = ["channels"]
-    fields = ["name", "kind", "enabled", "threshold", "window_minutes", "repeat_minutes", "channels"]
+    fields = ["name", "kind", "enabled", "threshold", "window_minutes", "repeat_minutes", "channels", "evaluation"]
+    readonly_fields = ["evaluation"]
+
+    @admin.display(description="evaluation")
+    def evaluation(self, obj: Rule) -> str:
+        if not obj.error:
+            return "no error"
+        return f"fails since {zones.text(obj.error_since)}: {obj.error}" if obj.error_since else f"fails: {obj.error}"
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("channels")
@@ -115,7 +156,7 @@ class RuleAdmin(admin.ModelAdmin):
 
 class DeliveryInline(admin.TabularInline):
     model = Delivery
-    fields = ["channel", "kind", "state", "attempts", "created_at", "sent_at", "last_error"]
+    fields = ["channel_label", "kind", "state", "attempts", "created_at", "sent_at", "last_error"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -129,7 +170,8 @@ class DeliveryInline(admin.TabularInline):
 
 @admin.register(Alert)
 class AlertAdmin(HistoryAdmin):
-    list_display = ["title", "rule", "state", "started_at", "fired_at", "resolved_at", "notifications"]
+    list_display = ["title", "rule_label", "state", "started_at", "fired_at", "resolved_at", "notifications"]
+    list_select_related = ["rule"]
     list_filter = ["state", "rule"]
     date_hierarchy = "fired_at"
     inlines = [DeliveryInline]
@@ -137,7 +179,7 @@ class AlertAdmin(HistoryAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(HistoryAdmin):
-    list_display = ["title", "channel", "kind", "state", "attempts", "created_at", "sent_at"]
+    list_display = ["title", "channel_label", "kind", "state", "attempts", "created_at", "sent_at"]
     list_filter = ["state", "kind", "channel"]
     list_select_related = ["channel"]
     date_hierarchy = "created_at"

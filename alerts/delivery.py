@@ -4,21 +4,20 @@ Pending deliveries are sent a few at a time in threads (send_due), so a channel 
 hangs until its timeout never holds the others back; the threads only talk to the
 channels, every database write happens in the caller's thread. A failed attempt is
 tried again after SYNCWEB_ALERT_RETRY_BASE * 2^(attempts-1) seconds (at most an
-hour); after SYNCWEB_ALERT_DELIVERY_ATTEMPTS attempts the delivery is marked failed
-and the Logs tab says so. Nothing a channel answers is shown or logged before its
+hour), at the evaluation round nearest that time (rounds.run_round); after
+SYNCWEB_ALERT_DELIVERY_ATTEMPTS attempts the delivery is marked failed and the Logs
+tab says so. Nothing a channel answers is shown or logged before its
 secrets are masked (scrub)."""
 
 import logging
-import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from urllib.parse import unquote
 
 import apprise
 from django.conf import settings
 from django.db.models import F
 
-from alerts.models import Channel, ChannelURLError, Delivery, redacted_url
+from alerts.models import Channel, ChannelURLError, Delivery, redacted_url, url_secrets
 from synchronizations.credentials import CredentialError
 from synchronizations.models import LogEntry
 
@@ -34,22 +33,20 @@ NOTIFY_TYPES = {
     Delivery.Kind.RESOLVED: apprise.NotifyType.SUCCESS,
     Delivery.Kind.TEST: apprise.NotifyType.INFO,
 }
-_PARTS = re.compile(r"[/:@?&=#,;+\s]+")
 
 
 def scrub(text: str, plain_url: str) -> str:
-    """``text`` with every part of ``plain_url`` that its redacted form hides (user
-    names kept, passwords, tokens, keys) replaced by "****", and the URL itself by
-    its redacted form. Never raises."""
+    """``text`` with the URL ``plain_url`` replaced by its redacted form, and every
+    part of it that the redacted form hides (url_secrets: user, password, token in
+    place of the host, path, query values, fragment) by "****". Never raises."""
     try:
         shown = redacted_url(plain_url)
     except ChannelURLError:
         shown = "(unreadable URL)"
     text = text.replace(plain_url, shown)
-    for raw in {plain_url, unquote(plain_url)}:
-        for part in sorted(set(_PARTS.split(raw)), key=len, reverse=True):
-            if len(part) >= 3 and part not in shown and part not in unquote(shown):
-                text = text.replace(part, "****")
+    for part in sorted(url_secrets(plain_url), key=len, reverse=True):
+        if len(part) >= 3 and part not in shown:
+            text = text.replace(part, "****")
     return text
 
 
@@ -69,6 +66,9 @@ def send(channel: Channel, title: str, body: str, kind: str) -> str:
             body=body,
             title=title,
             notify_type=NOTIFY_TYPES.get(kind, apprise.NotifyType.INFO),
+            # Plain text, whatever it quotes (a rule's name, a tracker's error): Apprise
+            # escapes it for the channels that take HTML or Markdown, lines kept.
+            body_format=apprise.NotifyFormat.TEXT,
             timeout=settings.SYNCWEB_ALERT_TIMEOUT,
             log_callback=lambda entry, _plugin: lines.append(entry.message),
         )
@@ -101,13 +101,13 @@ def record(delivery: Delivery, error: str, now: datetime) -> str:
     if error:
         logger.warning(
             "alert delivery %s to channel %r failed (attempt %s, now %s): %s",
-            delivery.pk, delivery.channel.name, attempts, state, error,
+            delivery.pk, delivery.channel_label, attempts, state, error,
         )  # fmt: skip
     if state == Delivery.State.FAILED and delivery.kind != Delivery.Kind.TEST:
+        tries = f"{attempts} attempt" + ("s" if attempts != 1 else "")
         LogEntry.objects.create(
             level=LogEntry.Level.ERROR,
-            message=f"Alert notification to channel '{delivery.channel.name}' failed after {attempts} attempts: "
-            f"{delivery.title}",
+            message=f"Alert notification to channel '{delivery.channel_label}' failed after {tries}: {delivery.title}",
             detail=error,
             timestamp=now,
         )
@@ -115,15 +115,19 @@ def record(delivery: Delivery, error: str, now: datetime) -> str:
 
 
 def _attempt(delivery: Delivery) -> str:
+    if delivery.channel is None:
+        return "The channel was deleted."
     if not delivery.channel.enabled:
         return "The channel is disabled."
     return send(delivery.channel, delivery.title, delivery.body, delivery.kind)
 
 
-def send_due(now: datetime) -> dict[str, int]:
-    """Sends the pending deliveries due at ``now`` (up to BATCH, PARALLEL at a time)
-    and records each outcome. Returns how many ended in each state."""
-    due = list(Delivery.objects.due(now).select_related("channel")[:BATCH])
+def send_due(now: datetime, early: timedelta = timedelta(0)) -> dict[str, int]:
+    """Sends the pending deliveries due at ``now`` (or up to ``early`` later: the
+    rounds pass half their interval, so that a retry goes out at the round nearest
+    its time rather than the one after; up to BATCH, PARALLEL at a time) and records
+    each outcome. Returns how many ended in each state."""
+    due = list(Delivery.objects.due(now + early).select_related("channel")[:BATCH])
     counts: dict[str, int] = {}
     if not due:
         return counts
@@ -140,6 +144,7 @@ def send_test(channel: Channel, now: datetime) -> Delivery:
     delivery of kind test, shown on the history page). Returns the delivery."""
     delivery = Delivery.objects.create(
         channel=channel,
+        channel_name=channel.name,
         kind=Delivery.Kind.TEST,
         title=f"[syncweb] TEST: notifications from {settings.SYNCWEB_BASE_URL} reach '{channel.name}'",
         body=f"A test sent from syncweb's admin ({settings.SYNCWEB_BASE_URL}/sync/). Nothing is wrong.",

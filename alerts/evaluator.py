@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Min, Q
 from django.template.loader import render_to_string
@@ -19,7 +20,15 @@ from redis import RedisError
 from alerts.links import absolute
 from alerts.models import Alert, Delivery, EvaluatorLease, Rule, SeenErrorPattern
 from runtime.workers import alive_workers, redis_client
-from synchronizations.models import Mapping, Operation, Repository, SyncCount, Synchronization, SyncStatus
+from synchronizations.models import (
+    LogEntry,
+    Mapping,
+    Operation,
+    Repository,
+    SyncCount,
+    Synchronization,
+    SyncStatus,
+)
 from syncweb import zones
 
 logger = logging.getLogger(__name__)
@@ -89,6 +98,11 @@ def observe(now: datetime, memory: EvaluatorLease) -> Observations:
     return Observations(now, new, now, workers, redis_error, workers_seen_at, baseline)
 
 
+def count(n: int | float, word: str) -> str:
+    """``n`` and ``word``, plural unless one: "1 minute", "2 minutes", "0 syncs"."""
+    return f"{n:g} {word}" + ("" if n == 1 else "s")
+
+
 def _minutes(delta: timedelta) -> int:
     return max(0, int(delta.total_seconds() // 60))
 
@@ -110,17 +124,20 @@ def _new_error_kind(rule: Rule, obs: Observations) -> list[Condition]:
     found = []
     for key, since in subjects.items():
         pattern = key.removeprefix("pattern:")
-        count = Synchronization.objects.filter(status=SyncStatus.ERROR, error_pattern=pattern).count()
-        if count:
+        in_error = Synchronization.objects.filter(status=SyncStatus.ERROR, error_pattern=pattern).count()
+        if in_error:
             shown = pattern or "(no message)"
             found.append(
                 Condition(
                     key=key,
-                    title=f"New kind of error: {shown!r} ({count} sync{'s' if count != 1 else ''} in error)",
-                    value=count,
+                    title=f"New kind of error: {shown!r} ({count(in_error, 'sync')} in error)",
+                    value=in_error,
                     since=since,
                     link=_syncs_link(status=SyncStatus.ERROR, pattern=pattern),
-                    detail=[f"{count} sync{'s are' if count != 1 else ' is'} in error with it, first at {_at(since)}."],
+                    detail=[
+                        f"{count(in_error, 'sync')} {'is' if in_error == 1 else 'are'} in error with it, "
+                        f"first at {_at(since)}."
+                    ],
                 )
             )
     return found
@@ -146,13 +163,14 @@ def _mapping_errors(rule: Rule, obs: Observations) -> list[Condition]:
     return [
         Condition(
             key=f"mapping:{pk}",
-            title=f"Mapping {names.get(pk, pk)!r}: {row['n']} syncs went into error in the last "
-            f"{rule.window_minutes} minutes",
+            title=f"Mapping {names.get(pk, pk)!r}: {count(row['n'], 'sync')} went into error in the last "
+            f"{count(rule.window_minutes, 'minute')}",
             value=row["n"],
             since=row["first"],
             link=_syncs_link(status=SyncStatus.ERROR, mapping=pk),
             detail=[
-                f"Threshold: {rule.threshold} within {rule.window_minutes} minutes; the first at {_at(row['first'])}.",
+                f"Threshold: {rule.threshold} within {count(rule.window_minutes, 'minute')}; "
+                f"the first at {_at(row['first'])}.",
                 f"Syncs of the mapping in error now: {in_error.get(pk, 0)}.",
             ],
         )
@@ -170,13 +188,13 @@ def _repository_unhealthy(rule: Rule, obs: Observations) -> list[Condition]:
             Mapping.objects.filter(Q(left=repository) | Q(right=repository), enabled=True).values_list("pk", "name")
         )
         minutes = _minutes(obs.now - repository.unhealthy_since)
-        count = f"; {len(paused)} mapping{'s' if len(paused) != 1 else ''} paused" if paused else ""
+        paused_count = f"; {count(len(paused), 'mapping')} paused" if paused else ""
         link = reverse("mapping_detail", args=[paused[0][0]]) if len(paused) == 1 else reverse("mappings")
         admin_page = absolute(reverse("admin:synchronizations_repository_change", args=[repository.pk]))
         found.append(
             Condition(
                 key=f"repository:{repository.pk}",
-                title=f"Repository {repository.name!r} unhealthy for {minutes} minutes{count}",
+                title=f"Repository {repository.name!r} unhealthy for {count(minutes, 'minute')}{paused_count}",
                 value=minutes,
                 since=repository.unhealthy_since,
                 link=link,
@@ -202,7 +220,7 @@ def _no_worker(rule: Rule, obs: Observations) -> list[Condition]:
     return [
         Condition(
             key="workers",
-            title=f"No worker alive for {minutes} minutes: nothing is being processed",
+            title=f"No worker alive for {count(minutes, 'minute')}: nothing is being processed",
             value=minutes,
             since=obs.workers_seen_at,
             link=reverse("dashboard"),
@@ -227,11 +245,11 @@ def _backlog(rule: Rule, obs: Observations) -> list[Condition]:
     return [
         Condition(
             key="backlog",
-            title=f"Backlog: the oldest pending sync has waited {minutes} minutes ({total} pending)",
+            title=f"Backlog: the oldest pending sync has waited {count(minutes, 'minute')} ({total} pending)",
             value=minutes,
             since=oldest,
             link=_syncs_link(status=SyncStatus.PENDING),
-            detail=[f"Waiting since {_at(oldest)}; threshold {rule.window_minutes} minutes."],
+            detail=[f"Waiting since {_at(oldest)}; threshold {count(rule.window_minutes, 'minute')}."],
         )
     ]
 
@@ -259,8 +277,8 @@ def _operation_failed(rule: Rule, obs: Observations) -> list[Condition]:
     return [
         Condition(
             key="operations",
-            title=f"{len(failed)} operation{'s' if len(failed) != 1 else ''} failed in the last "
-            f"{rule.window_minutes} minutes (latest: {latest.get_action_display()} #{latest.pk})",
+            title=f"{count(len(failed), 'operation')} failed in the last "
+            f"{count(rule.window_minutes, 'minute')} (latest: {latest.get_action_display()} #{latest.pk})",
             value=len(failed),
             since=failed[-1].finished_at,
             link=latest.get_absolute_url(),
@@ -316,7 +334,14 @@ def _queue(alert: Alert, kind: str, channels: list, now: datetime) -> int:
     Delivery.objects.bulk_create(
         [
             Delivery(
-                alert=alert, channel=channel, kind=kind, title=title, body=body, created_at=now, next_attempt_at=now
+                alert=alert,
+                channel=channel,
+                channel_name=channel.name,
+                kind=kind,
+                title=title,
+                body=body,
+                created_at=now,
+                next_attempt_at=now,
             )
             for channel in channels
         ]
@@ -346,6 +371,7 @@ def apply(rule: Rule, found: list[Condition], now: datetime) -> Applied:
             if alert is None:
                 alert = Alert.objects.create(
                     rule=rule,
+                    rule_name=rule.name,
                     key=condition.key[:400],
                     started_at=condition.since,
                     fired_at=now,
@@ -375,16 +401,58 @@ def apply(rule: Rule, found: list[Condition], now: datetime) -> Applied:
     return done
 
 
+def _why(exc: Exception) -> str:
+    """What went wrong with a rule, in one line an admin can act on."""
+    if isinstance(exc, ValidationError):
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+        said = "; ".join(
+            f"{name.replace('_', ' ')}: {' '.join(m)}" if name else " ".join(m) for name, m in fields.items()
+        )
+        return f"Out of bounds ({said}); correct the rule in the admin."
+    return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+def _failed(rule: Rule, exc: Exception, now: datetime) -> None:
+    """Records that ``rule`` could not be evaluated: on the rule (the Dashboard's card
+    and the history page show it), in the Python log, and once per distinct error on
+    the Logs tab (not every round)."""
+    why = _why(exc)
+    new = why != rule.error
+    logger.error("alert rule %r (pk %s) could not be evaluated: %s", rule.name, rule.pk, why, exc_info=new)
+    if new:
+        Rule.objects.filter(pk=rule.pk).update(error=why, error_since=rule.error_since or now)
+        LogEntry.objects.create(
+            level=LogEntry.Level.ERROR,
+            message=f"Alert rule '{rule.name}' could not be evaluated; its alerts are not updated until it is "
+            f"fixed: {why}",
+            timestamp=now,
+        )
+
+
 def evaluate(now: datetime, memory: EvaluatorLease) -> tuple[Applied, Observations]:
     """One evaluation of every rule at ``now``: observe, then each rule's conditions
     and their application; the new error kinds are recorded as seen at the end.
-    Returns what was applied (summed) and the observations (what the next round
-    remembers)."""
+    A rule that fails (a number out of bounds, a bug) is recorded as failing
+    (_failed) and the others are evaluated all the same. Returns what was applied
+    (summed) and the observations (what the next round remembers)."""
     obs = observe(now, memory)
     total = Applied()
     for rule in Rule.objects.order_by("pk"):
-        found = conditions(rule, obs) if rule.enabled else []
-        done = apply(rule, found, now)
+        try:
+            with transaction.atomic():
+                if rule.enabled:
+                    rule.check_numbers()
+                found = conditions(rule, obs) if rule.enabled else []
+                done = apply(rule, found, now)
+        except Exception as exc:  # one broken rule must not stop the others
+            _failed(rule, exc, now)
+            continue
+        if rule.error:
+            Rule.objects.filter(pk=rule.pk).update(error="", error_since=None)
+            logger.info("alert rule %r (pk %s) is evaluated again", rule.name, rule.pk)
+            LogEntry.objects.create(
+                level=LogEntry.Level.INFO, message=f"Alert rule '{rule.name}' is evaluated again.", timestamp=now
+            )
         for name in ("fired", "repeated", "resolved", "deliveries"):
             setattr(total, name, getattr(total, name) + getattr(done, name))
     SeenErrorPattern.objects.bulk_create(

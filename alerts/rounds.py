@@ -34,14 +34,19 @@ def lease_ttl() -> timedelta:
 def run_round(holder: str, now: datetime | None = None) -> Round | None:
     """Evaluates the rules and sends the due deliveries, if ``holder`` gets the
     lease; None when another round holds it."""
-    now = now or timezone.now()
+    started = timezone.now()
+    now = now or started
     if not lease.claim(holder, now, lease_ttl()):
         return None
     remember = {}
     try:
         applied, obs = evaluator.evaluate(now, lease.state())
         remember = {"errors_seen_until": obs.errors_seen_until, "workers_seen_at": obs.workers_seen_at}
-        sent = delivery.send_due(timezone.now())
+        # Rounds come every interval, give or take beat's jitter and the evaluation's
+        # time: a retry due up to half an interval from now goes now, not a whole
+        # interval late (backoffs of 5, 10, 20 s at a 5 s interval were 5, 15, 20).
+        early = timedelta(seconds=settings.SYNCWEB_ALERT_INTERVAL / 2)
+        sent = delivery.send_due(now + (timezone.now() - started), early)
     finally:
         if not lease.release(holder, timezone.now(), **remember):
             logger.warning("the alert round of %s outlived its lease; another round took over", holder)

@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from accounts.roles import VIEW_PERMISSION
-from alerts.models import Alert, Delivery
+from alerts.models import Alert, Delivery, Rule
 from syncweb.inputs import parse_int
 
 PER_PAGE = 25
@@ -51,6 +51,7 @@ def alert_history(request: HttpRequest) -> HttpResponse:
             "states": STATES.items(),
             "problems": problems,
             "firing": Alert.objects.firing(),
+            "failing": Rule.objects.failing(),
             "deliveries": deliveries,
         },
     )

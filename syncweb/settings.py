@@ -400,5 +400,8 @@ LOGGING = {
         # Apprise's own lines may name a channel's address or echo its answer: they are
         # captured per notification (alerts/delivery.py), masked, and logged from there.
         "apprise": {"level": "WARNING", "handlers": ["null"], "propagate": False},
+        # urllib3 (under Apprise's requests) logs each request's path and query at
+        # DEBUG: a webhook's token may be either.
+        "urllib3": {"level": "WARNING"},
     },
 }

@@ -33,14 +33,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from importlib import metadata
 from pathlib import Path, PurePath
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
-from alerts.models import Channel
+from alerts.models import Channel, url_secrets
 from runtime.health import health
 from synchronizations.models import LogEntry, Mapping, Repository, SyncCount, Synchronization, SyncStatus
 
@@ -130,12 +130,13 @@ def known_secrets() -> list[str]:
 
 def _url_secrets(url: str) -> set[str]:
     """An Apprise URL and the parts of it that may be secret: its password, and
-    every path part and query value long enough to be a token or a key (Slack's
-    and Teams' tokens are path parts, a webhook's key a query value)."""
+    every other part its redacted form hides (alerts.models.url_secrets: user, token
+    in place of the host, path segments, query values, fragment) long enough to be a
+    token or a key (Slack's and Teams' tokens are path parts, a webhook's key a query
+    value or a header)."""
     parts = urlsplit(url)
     found = {url, unquote(parts.password or ""), parts.password or ""}
-    found.update(unquote(part) for part in parts.path.split("/") if len(part) >= 8)
-    found.update(value for _, value in parse_qsl(parts.query) if len(value) >= 8)
+    found.update(part for part in url_secrets(url) if len(part) >= 8)
     return found
 
 

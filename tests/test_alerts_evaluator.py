@@ -2,6 +2,7 @@
 resolve once), and the lease that lets one round run at a time."""
 
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 from django.utils import timezone
@@ -10,7 +11,7 @@ from alerts import evaluator, lease, rounds
 from alerts.models import Alert, Channel, Delivery, Rule, SeenErrorPattern
 from alerts.rules import DEFAULT_RULES, create_defaults
 from runtime.workers import record_heartbeat, redis_client
-from synchronizations.models import Operation, Repository, Synchronization, SyncStatus
+from synchronizations.models import LogEntry, Operation, Repository, Synchronization, SyncStatus
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -245,3 +246,116 @@ def test_the_default_rules_exist_one_per_kind():
     assert create_defaults(Rule) == len(DEFAULT_RULES)
     assert sorted(Rule.objects.values_list("kind", flat=True)) == sorted(Rule.Kind.values)
     assert create_defaults(Rule) == 0
+
+
+def test_a_rule_with_numbers_out_of_bounds_or_a_bug_fails_alone_and_says_so(hook, no_redis, monkeypatch, caplog):
+    """One rule with a window of 9223372036854775807 minutes stopped every round with
+    an OverflowError (1100000000: "date value out of range"; a huge repeat interval
+    crashed when its alert fired again), silently."""
+    now = timezone.now()
+    huge = 9223372036854775807
+    Rule.objects.create(name="Huge window", kind=Rule.Kind.MAPPING_ERRORS, window_minutes=huge)
+    Rule.objects.create(name="Far window", kind=Rule.Kind.BACKLOG, window_minutes=1_100_000_000)
+    Rule.objects.create(name="Huge repeat", kind=Rule.Kind.OPERATION_FAILED, repeat_minutes=huge)
+    Rule.objects.create(name="Buggy", kind=Rule.Kind.NEW_ERROR_KIND)
+    working = rule(Rule.Kind.NO_WORKER, hook, window_minutes=0)
+
+    def broken(rule, obs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setitem(evaluator.CONDITIONS, Rule.Kind.NEW_ERROR_KIND, broken)
+    for seconds in (0, 30, 60):
+        evaluate(now + timedelta(seconds=seconds))
+    [alert] = Alert.objects.all()
+    assert alert.rule == working, "the working rule is evaluated all the same"
+    failing = {r.name: r for r in Rule.objects.failing()}
+    assert set(failing) == {"Huge window", "Far window", "Huge repeat", "Buggy"}
+    assert "at most 525,600 minutes (one year)" in failing["Huge window"].error.lower()
+    assert "repeat minutes" in failing["Huge repeat"].error
+    assert failing["Buggy"].error == "ZeroDivisionError: division by zero"
+    assert failing["Buggy"].error_since == now
+    logged = LogEntry.objects.filter(level="error", message__startswith="Alert rule ")
+    assert logged.count() == 4, "once per rule and error, not every round"
+    assert logged.filter(message__contains="'Buggy' could not be evaluated").exists()
+    assert any(r.levelname == "ERROR" and "Buggy" in r.getMessage() for r in caplog.records)
+    # Corrected (or fixed), a rule works again and says so.
+    Rule.objects.filter(name="Huge window").update(window_minutes=15)
+    monkeypatch.undo()
+    evaluate(now + timedelta(seconds=90))
+    assert {r.name for r in Rule.objects.failing()} == {"Far window", "Huge repeat"}
+    assert LogEntry.objects.filter(message="Alert rule 'Buggy' is evaluated again.").exists()
+
+
+def test_a_failing_rule_shows_on_the_dashboard_card_and_the_history(client_as, viewer, no_redis):
+    Rule.objects.create(name="Far window", kind=Rule.Kind.BACKLOG, window_minutes=1_100_000_000)
+    evaluate(timezone.now())
+    client = client_as(viewer)
+    for page in ("/sync/", "/sync/alerts/"):
+        content = client.get(page, headers={"HX-Request": "true"}).content.decode()
+        assert "Rule 'Far window' cannot be evaluated" in content
+        assert "525,600 minutes" in content
+
+
+def test_the_rules_admin_page_says_whether_its_evaluation_fails(client_as, admin_user, no_redis):
+    far = Rule.objects.create(name="Far window", kind=Rule.Kind.BACKLOG, window_minutes=1_100_000_000)
+    evaluate(timezone.now())
+    client = client_as(admin_user)
+    assert "fails since" in client.get(f"/sync/admin/alerts/rule/{far.pk}/change/").content.decode()
+    assert "fails since" in client.get("/sync/admin/alerts/rule/").content.decode()
+    assert "no error" in client.get("/sync/admin/alerts/rule/add/").content.decode()
+
+
+def test_titles_say_1_minute_1_sync_1_mapping_not_1_minutes(hook, no_redis):
+    """Titles read "for 1 minutes"."""
+    now = timezone.now()
+    mapping = factories.mapping("Web ↔ QA")
+    rule(Rule.Kind.MAPPING_ERRORS, hook, threshold=1, window_minutes=1)
+    rule(Rule.Kind.NO_WORKER, hook, window_minutes=1)
+    rule(Rule.Kind.REPOSITORY_UNHEALTHY, hook, window_minutes=1)
+    rule(Rule.Kind.BACKLOG, hook, window_minutes=1)
+    rule(Rule.Kind.OPERATION_FAILED, hook, threshold=1, window_minutes=1)
+    evaluate(now)  # workers last seen now
+    factories.sync(mapping, "A-1", SyncStatus.ERROR, error_at=now + timedelta(seconds=50))
+    queued = factories.sync(mapping, "Q-1", SyncStatus.PENDING)
+    Synchronization.objects.filter(pk=queued.pk).update(updated_at=now)
+    Repository.objects.filter(pk=mapping.left_id).record_failure("401 Unauthorized", now, unhealthy=True)
+    Operation.objects.create(
+        action="retry", state=Operation.State.FAILED, error="x", finished_at=now + timedelta(seconds=30)
+    )
+    evaluate(now + timedelta(seconds=61))
+    titles = sorted(Alert.objects.values_list("title", flat=True))
+    assert titles == [
+        f"1 operation failed in the last 1 minute (latest: Retry #{Operation.objects.get().pk})",
+        "Backlog: the oldest pending sync has waited 1 minute (1 pending)",
+        "Mapping 'Web ↔ QA': 1 sync went into error in the last 1 minute",
+        "No worker alive for 1 minute: nothing is being processed",
+        "Repository 'Web ↔ QA left' unhealthy for 1 minute; 1 mapping paused",
+    ]
+    details = "\n".join(Alert.objects.values_list("detail", flat=True))
+    assert "Threshold: 1 within 1 minute;" in details and "threshold 1 minute." in details
+    assert "minutes" not in "\n".join(titles) + details
+
+
+def test_retries_go_at_the_round_nearest_their_backoff_not_one_round_late(no_redis, settings):
+    """Retries waited 5, 15, 20, 40 s instead of 5, 10, 20, 40 at a 5 s interval: a
+    retry due a moment after a round's start waited for the next round."""
+    settings.SYNCWEB_ALERT_INTERVAL = 5
+    settings.SYNCWEB_ALERT_RETRY_BASE = 5
+    settings.SYNCWEB_ALERT_DELIVERY_ATTEMPTS = 5
+    down = Channel(name="Down")
+    down.set_url("json://127.0.0.1:1/hook")  # nothing listens on port 1
+    down.save()
+    start = timezone.now()
+    failing = Delivery.objects.create(
+        channel=down, kind="firing", title="t", body="b", created_at=start, next_attempt_at=start
+    )
+    attempts = []
+    for tick in range(20):
+        # Beat's ticks are not exact: a little early, a little late.
+        rounds.run_round("me", start + timedelta(seconds=5 * tick + (0.3 if tick % 2 else -0.2)))
+        failing.refresh_from_db()
+        if failing.last_attempt_at and failing.last_attempt_at not in attempts:
+            attempts.append(failing.last_attempt_at)
+    assert failing.state == Delivery.State.FAILED and len(attempts) == 5
+    waits = [round((later - earlier).total_seconds() / 5) * 5 for earlier, later in pairwise(attempts)]
+    assert waits == [5, 10, 20, 40]

@@ -4,6 +4,7 @@ and the admin's channels (URL never shown back, Send test) and rules."""
 from datetime import UTC, datetime
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
@@ -75,7 +76,7 @@ def test_a_channel_url_is_stored_encrypted_and_never_shown_back_in_the_admin(cli
     for page in (f"/sync/admin/alerts/channel/{channel.pk}/change/", "/sync/admin/alerts/channel/"):
         content = client.get(page).content.decode()
         assert "Hunter2Secret" not in content
-        assert "mailtos://alice:****@smtp.example.com" in content
+        assert "mailtos://smtp.example.com/…" in content and "alice" not in content
     # Saved again without a URL: the stored one is kept.
     client.post(f"/sync/admin/alerts/channel/{channel.pk}/change/", {"name": "Ops", "url": "", "enabled": "on"})
     channel.refresh_from_db()
@@ -150,3 +151,139 @@ def test_alert_times_say_their_zone_with_utc_on_hover(client_as, viewer, setting
     assert f'<time datetime="2026-11-29T16:54:34+00:00" {hover}>2026-11-29 17:54 CET</time>' in card
     history = client.get("/sync/alerts/").content.decode()
     assert f'<td><time datetime="2026-11-29T16:54:34+00:00" {hover}>2026-11-29 17:54:34 CET</time></td>' in history
+
+
+def test_the_admin_refuses_numbers_out_of_bounds_saying_the_bound(client_as, admin_user):
+    client = client_as(admin_user)
+    rule = Rule.objects.get(kind=Rule.Kind.MAPPING_ERRORS)
+    response = client.post(
+        f"/sync/admin/alerts/rule/{rule.pk}/change/",
+        {"name": rule.name, "kind": rule.kind, "enabled": "on", "threshold": "2000000",
+         "window_minutes": "9223372036854775807", "repeat_minutes": "1100000000"},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assertContains(response, "At most 525,600 minutes (one year).", count=2)
+    assertContains(response, "At most 1,000,000.")
+    rule.refresh_from_db()
+    assert rule.window_minutes == 15
+    ok = client.post(
+        f"/sync/admin/alerts/rule/{rule.pk}/change/",
+        {"name": rule.name, "kind": rule.kind, "enabled": "on", "threshold": "1000000", "window_minutes": "525600",
+         "repeat_minutes": "525600"},
+    )  # fmt: skip
+    assert ok.status_code == 302
+
+
+def test_an_admin_deletes_a_channel_with_deliveries_and_its_history_stays(client_as, admin_user, viewer):
+    """The delete page said the account lacked permission to delete deliveries (403)
+    once a channel had any, even a Send test's."""
+    client = client_as(admin_user)
+    channel = Channel(name="Regretted")
+    channel.set_url("json://127.0.0.1:1/hooks/regretted-token")
+    channel.save()
+    client.post(f"/sync/admin/alerts/channel/{channel.pk}/send-test/")
+    alert = firing_alert()
+    now = timezone.now()
+    waiting = Delivery.objects.create(
+        alert=alert, channel=channel, kind="firing", title="[syncweb] FIRING: x", body="b", created_at=now,
+        next_attempt_at=now,
+    )  # fmt: skip
+    page = client.get(f"/sync/admin/alerts/channel/{channel.pk}/delete/")
+    assert page.status_code == 200
+    assertNotContains(page, "permission")
+    response = client.post(f"/sync/admin/alerts/channel/{channel.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not Channel.objects.exists()
+    assert Delivery.objects.count() == 2, "the history is kept"
+    waiting.refresh_from_db()
+    assert waiting.channel is None and waiting.channel_name == "Regretted"
+    assert waiting.state == Delivery.State.FAILED and waiting.last_error == "The channel was deleted."
+    history = client_as(viewer).get("/sync/alerts/")
+    assertContains(history, "Firing → Regretted (deleted): Failed")
+    assertContains(history, "<td>Regretted (deleted)</td>")
+    assert client_as(admin_user).get("/sync/admin/alerts/delivery/").status_code == 200
+
+
+def test_an_admin_deletes_channels_and_rules_from_the_list_too(client_as, admin_user):
+    client = client_as(admin_user)
+    channel = Channel(name="Hook")
+    channel.set_url("json://127.0.0.1:1/hook")
+    channel.save()
+    client.post(f"/sync/admin/alerts/channel/{channel.pk}/send-test/")
+    response = client.post(
+        "/sync/admin/alerts/channel/", {"action": "delete_selected", "_selected_action": [channel.pk], "post": "yes"}
+    )
+    assert response.status_code == 302 and not Channel.objects.exists()
+    alert = firing_alert()
+    rule = alert.rule
+    confirm = client.post("/sync/admin/alerts/rule/", {"action": "delete_selected", "_selected_action": [rule.pk]})
+    assert confirm.status_code == 200
+    assertNotContains(confirm, "permission")
+    response = client.post(
+        "/sync/admin/alerts/rule/", {"action": "delete_selected", "_selected_action": [rule.pk], "post": "yes"}
+    )
+    assert response.status_code == 302 and not Rule.objects.filter(pk=rule.pk).exists()
+
+
+def test_an_admin_deletes_a_rule_with_alerts_and_its_firing_ones_resolve(client_as, admin_user, viewer):
+    alert = firing_alert()
+    rule = alert.rule
+    channel = Channel(name="Hook")
+    channel.set_url("json://127.0.0.1:1/hook")
+    channel.save()
+    Delivery.objects.create(
+        alert=alert, channel=channel, kind="firing", state="sent", title="t", body="b", created_at=timezone.now()
+    )
+    client = client_as(admin_user)
+    page = client.get(f"/sync/admin/alerts/rule/{rule.pk}/delete/")
+    assert page.status_code == 200
+    assertNotContains(page, "permission")
+    assert client.post(f"/sync/admin/alerts/rule/{rule.pk}/delete/", {"post": "yes"}).status_code == 302
+    alert.refresh_from_db()
+    assert alert.rule is None and alert.rule_name == rule.name
+    assert alert.state == Alert.State.RESOLVED and alert.resolution == "the rule was deleted"
+    assert Delivery.objects.count() == 1
+    history = client_as(viewer).get("/sync/alerts/")
+    assertContains(history, f"<td>{rule.name} (deleted)</td>")
+    assertContains(client_as(viewer).get("/sync/"), "Nothing is firing.")
+    assert client_as(admin_user).get("/sync/admin/alerts/alert/").status_code == 200
+    assert client_as(admin_user).get(f"/sync/admin/alerts/alert/{alert.pk}/change/").status_code == 200
+
+
+def test_the_admin_history_says_the_url_changed_only_when_it_did(client_as, admin_user):
+    """Saving with the URL left empty ("keep the current one") recorded "Changed Apprise URL."."""
+    client = client_as(admin_user)
+    client.post("/sync/admin/alerts/channel/add/", {"name": "Ops mail", "url": SECRET_URL, "enabled": "on"})
+    channel = Channel.objects.get()
+    change = f"/sync/admin/alerts/channel/{channel.pk}/change/"
+
+    def last_message():
+        return LogEntry.objects.filter(object_id=str(channel.pk)).latest("pk").get_change_message()
+
+    client.post(change, {"name": "Ops", "url": "", "enabled": "on"})
+    assert last_message() == "Changed Name."
+    client.post(change, {"name": "Ops", "url": "", "enabled": ""})
+    assert last_message() == "Changed Enabled."
+    client.post(change, {"name": "Ops", "url": SECRET_URL, "enabled": ""})
+    assert last_message() == "No fields changed.", "the same URL again"
+    client.post(change, {"name": "Ops", "url": SECRET_URL.replace("ops@", "oncall@"), "enabled": ""})
+    assert last_message() == "Changed Apprise URL."
+    channel.refresh_from_db()
+    assert channel.url_value() == SECRET_URL.replace("ops@", "oncall@")
+    assert "oncall" not in "".join(LogEntry.objects.values_list("change_message", flat=True))
+
+
+def test_send_test_to_a_disabled_channel_is_refused_saying_so(client_as, admin_user, webhook):
+    """Send test on a disabled channel still sent: it said the channel works while no alert reached it."""
+    channel = Channel(name="Off", enabled=False)
+    channel.set_url(webhook.url())
+    channel.save()
+    client = client_as(admin_user)
+    assertContains(client.get(f"/sync/admin/alerts/channel/{channel.pk}/change/"), "Send test (channel disabled)")
+    for response in (
+        client.post(f"/sync/admin/alerts/channel/{channel.pk}/send-test/", follow=True),
+        client.post(
+            "/sync/admin/alerts/channel/", {"action": "send_test", "_selected_action": [channel.pk]}, follow=True
+        ),
+    ):
+        assertContains(response, "Test not sent to &#x27;Off&#x27;: the channel is disabled")
+    assert webhook.received == [] and not Delivery.objects.exists()

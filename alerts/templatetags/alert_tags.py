@@ -3,13 +3,14 @@
 
 from django import template
 
-from alerts.models import Alert
+from alerts.models import Alert, Rule
 
 register = template.Library()
 
 
 @register.inclusion_tag("alerts/_dashboard_card.html")
 def alerts_card(limit: int = 5) -> dict:
-    """The firing alerts (up to ``limit``, longest-standing first) and how many fire. One query."""
+    """The firing alerts (up to ``limit``, longest-standing first), whether more fire,
+    and the rules that cannot be evaluated (their alerts are not up to date). Two queries."""
     firing = list(Alert.objects.firing()[: limit + 1])
-    return {"firing": firing[:limit], "more": len(firing) > limit}
+    return {"firing": firing[:limit], "more": len(firing) > limit, "failing": Rule.objects.failing()}
