@@ -1,6 +1,7 @@
 """`make run` and `make test` on a fresh clone: run installs the runtime pins only,
 test the test tools too; the embedded start-up keeps its terminal readable."""
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,7 +22,10 @@ def planned(clone: Path, target: str) -> str:
     """What make would run for ``target`` (make -n: nothing is run)."""
     if not shutil.which("make"):
         pytest.skip("no make")
-    return subprocess.run(["make", "-n", target], cwd=clone, capture_output=True, text=True, check=True).stdout
+    # Not as a sub-make of the `make test` this may run under (no "Entering directory").
+    env = {name: value for name, value in os.environ.items() if name not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    command = ["make", "--no-print-directory", "-n", target]
+    return subprocess.run(command, cwd=clone, env=env, capture_output=True, text=True, check=True).stdout
 
 
 def test_make_run_installs_only_the_runtime_requirements(fresh_clone):
@@ -32,7 +36,7 @@ def test_make_run_installs_only_the_runtime_requirements(fresh_clone):
 
 def test_make_test_installs_the_test_tools_on_a_fresh_clone(fresh_clone):
     plan = planned(fresh_clone, "test")
-    assert plan.index("-r requirements.txt") < plan.index("-r requirements-dev.txt") < plan.index("pytest")
+    assert plan.index("-r requirements.txt") < plan.index("-r requirements-dev.txt") < plan.index("bin/pytest")
 
 
 def test_routine_lines_are_quiet_and_the_login_comes_last():
