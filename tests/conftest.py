@@ -206,7 +206,10 @@ class CeleryProcesses:
 
 @pytest.fixture
 def celery_processes(redis_server, transactional_db, tmp_path):
-    """Real Celery processes; the test process sends real messages meanwhile."""
+    """Real Celery processes; the test process sends real messages meanwhile. The
+    session's Redis starts empty for each test: a message an earlier test's beat
+    queued must not run against this test's data (ids start again after a flush)."""
+    redis_client().flushall()
     processes = CeleryProcesses(redis_server, tmp_path)
     celery_app.conf.task_always_eager = False
     try:
@@ -214,6 +217,7 @@ def celery_processes(redis_server, transactional_db, tmp_path):
     finally:
         celery_app.conf.task_always_eager = True
         processes.stop_all()
+        redis_client().flushall()
 
 
 @pytest.fixture
