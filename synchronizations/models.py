@@ -414,10 +414,18 @@ class SyncOrder:
         """The sync's value of the sorted column (None for a NULL)."""
         return sync.mapping.name if self.field == "mapping__name" else getattr(sync, self.field)
 
-    def ordering(self) -> list[str]:
+    def ordering(self) -> list:
         """order_by() arguments for the non-NULL rows in this order (the NULLs come
-        after them, ordered by the id alone)."""
-        return [f"-{self.field}" if self.descending else self.field, "-pk" if self.pk_descending else "pk"]
+        after them, ordered by the id alone). A nullable column names where NULLs
+        would go as its index has them (DESC NULLS LAST, or that index read
+        backwards: ASC NULLS FIRST), although these rows have none: otherwise
+        PostgreSQL cannot take the order from the index and sorts the whole range."""
+        column = F(self.field)
+        if self.nullable:
+            first = column.desc(nulls_last=True) if self.descending else column.asc(nulls_first=True)
+        else:
+            first = column.desc() if self.descending else column.asc()
+        return [first, F("pk").desc() if self.pk_descending else F("pk").asc()]
 
 
 def _sync_orders() -> dict[str, SyncOrder]:

@@ -316,10 +316,19 @@ def test_the_default_order_is_read_from_its_index(data, many):
         )
         sql, params = queryset.query.sql_with_params()
         with connection.cursor() as cursor:
-            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
-            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+            if connection.vendor == "postgresql":
+                # A test table is small enough for a scan to look cheaper: ask whether
+                # the index can give the order at all (no Sort node above it).
+                for method in ("seqscan", "bitmapscan", "sort"):  # a Sort left means none can
+                    cursor.execute(f"SET LOCAL enable_{method} = off")
+                cursor.execute(f"EXPLAIN {sql}", params)
+                plan = " ".join(str(row[0]) for row in cursor.fetchall())
+                assert "Sort" not in plan, plan
+            else:
+                cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+                plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+                assert "TEMP B-TREE" not in plan, plan
         assert "sync_" in plan and "processed" in plan, plan
-        assert "TEMP B-TREE" not in plan, plan
         page = syncs.page(DEFAULT_SYNC_ORDER, 10, after=SyncCursor(now, 10))
         assert page.rows is not None
 

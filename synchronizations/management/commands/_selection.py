@@ -30,11 +30,20 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{UNITS[match[2]]: amount})
 
 
+def refuse_nul(text: str | None, option: str) -> None:
+    """CommandError when ``text`` holds a NUL character: no name or text stored here
+    has one (Django's forms refuse it), and PostgreSQL refuses it in a query."""
+    if text is not None and "\x00" in text:
+        raise CommandError(f"{option} {text!r} holds a NUL character, which no stored text has. Nothing was changed.")
+
+
 def find_mapping(text: str, option: str = "--mapping") -> Mapping:
     """The mapping whose id or exact name is ``text``; CommandError, naming
-    ``option``, when it is empty or there is none."""
+    ``option``, when it is empty, holds a NUL, or there is none."""
     if not text.strip():
         raise CommandError(f"{option} is empty: give a mapping's id or exact name. Nothing was changed.")
+    if "\x00" in text:
+        raise CommandError(f"No mapping with the id or name {text!r} (no name holds a NUL character).")
     mapping = Mapping.objects.filter(Q(name=text) | Q(pk=parse_id(text))).first()
     if mapping is None:
         raise CommandError(f"No mapping with the id or name {text!r}.")
@@ -45,6 +54,7 @@ def find_user(username: str | None):
     """The user named ``username`` (None: nobody named); CommandError if there is none."""
     if not username:
         return None
+    refuse_nul(username, "--user")
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
         raise CommandError(f"No user {username!r}.")
@@ -78,9 +88,10 @@ class SelectionCommand(BaseCommand):
         filters = {"command": self.__module__.rsplit(".", 1)[-1]}
         for option in ("mapping", "older_than", "message_contains", "ids"):
             # An empty value (a script's unset variable) would otherwise mean "every sync".
+            flag = "--" + option.replace("_", "-")
             if options[option] is not None and not options[option].strip():
-                flag = "--" + option.replace("_", "-")
                 raise CommandError(f"{flag} is empty: give a value, or leave the option out. Nothing was changed.")
+            refuse_nul(options[option], flag)
         if options["mapping"]:
             mapping = find_mapping(options["mapping"])
             queryset = queryset.filter(mapping=mapping)
