@@ -199,11 +199,25 @@ def apply(planned: list[tuple[Synchronization, Plan, dict]], connectors: dict[st
             done = {
                 item.sync.pk: result for item, result in zip(creates, made, strict=True) if isinstance(result, Artifact)
             }
-            recorded = set(
-                Synchronization.objects.filter(pk__in=list(done))
-                .claimed(token)
-                .record_created_many(side, {pk: (a.key, a.url, a.version) for pk, a in done.items()})
-            )
+            # The keys, the "Created" log lines and the created events in one short
+            # commit: should the database go away before the syncs finish, what was
+            # created in the tracker is linked, said and counted all the same.
+            now = timezone.now()
+            by_pk = {item.sync.pk: item for item in creates}
+            with transaction.atomic():
+                recorded = set(
+                    Synchronization.objects.filter(pk__in=list(done))
+                    .claimed(token)
+                    .record_created_many(side, {pk: (a.key, a.url, a.version) for pk, a in done.items()})
+                )
+                said = []
+                for pk in sorted(recorded):
+                    item, artifact = by_pk[pk], done[pk]
+                    origin = wording.origin(item.plan.read[source].key, repository[source].name)
+                    line = (LogEntry.Level.INFO, wording.created(artifact.key, repository[side].name, origin))
+                    said += _log_entries(item.sync, [line], now)
+                LogEntry.objects.bulk_create(said)
+                rollup.record_many([(mapping.pk, EventKind.CREATED, pk) for pk in sorted(recorded)], now)
             for item, result in zip(creates, made, strict=True):
                 if not isinstance(result, Artifact):
                     item.error = result
@@ -212,9 +226,7 @@ def apply(planned: list[tuple[Synchronization, Plan, dict]], connectors: dict[st
                     logger.warning("sync %s: claim lost after creating %s; it is not linked", item.sync.pk, result.key)
                     item.error = ClaimLost()
                     continue
-                origin = wording.origin(item.plan.read[source].key, repository[source].name)
-                item.messages.append((LogEntry.Level.INFO, wording.created(result.key, repository[side].name, origin)))
-                item.after[side], item.event = result, EventKind.CREATED
+                item.after[side] = result  # its log line and event are saved already
         if updates:
             changes = [(item.after[side].key, item.plan.writes[side], item.after[side].version) for item in updates]
             written = _each_or_error(connectors[side].update_many, changes, count=len(updates))
