@@ -705,8 +705,9 @@ class SynchronizationQuerySet(models.QuerySet):
         return self.filter(pk__in=list(changes)).finish(token, now, **self._per_row(changes))
 
     def record_created_many(self, side: str, created: dict[int, tuple[str, str, str]]) -> list[int]:
-        """record_created() of several syncs at once: ``created`` is {id: (key, URL,
-        version)} of the artifacts made on ``side``; one UPDATE. Call on
+        """Processing created artifacts on ``side``: ``created`` is {id: (key, URL,
+        version)}; saved at once in one UPDATE, in their own commit, so that change
+        detection knows the artifacts are linked before the syncs finish (no echo). Call on
         ``claimed(token)``; returns the ids changed (a missing one lost its claim)."""
         if side not in ("left", "right"):
             raise ValueError(f"side must be left or right, not {side!r}")
@@ -741,17 +742,6 @@ class SynchronizationQuerySet(models.QuerySet):
             sql = f"CASE {quote('id')} {' '.join(parts)} ELSE {column} END"
             expressions[name] = RawSQL(sql, params, output_field=model_field)  # noqa: S611  (our column names; values are parameters)
         return expressions
-
-    def record_created(self, side: str, key: str, url: str, version: str) -> list[int]:
-        """Processing created the ``side`` artifact ``key``: its key, URL and version
-        are saved at once, in their own commit, so that change detection knows the
-        artifact is linked before the sync finishes (no echo). Call on
-        ``claimed(token)``; returns the ids changed ([] when the claim was lost)."""
-        if side not in ("left", "right"):
-            raise ValueError(f"side must be left or right, not {side!r}")
-        return self.filter(status=SyncStatus.PROCESSING)._changed(
-            **{f"{side}_key": key, f"{side}_url": url, f"{side}_version": version[:200]}
-        )
 
     def release(
         self,

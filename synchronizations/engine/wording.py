@@ -33,11 +33,6 @@ def nothing_to_carry() -> str:
     return "No changes to carry over."
 
 
-def already_matches(key: str, source: str) -> str:
-    """``source`` is an origin()."""
-    return f"{key} already matches {source}; nothing written."
-
-
 def created(key: str, repository: str, source: str) -> str:
     """``source`` is an origin()."""
     return f"Created {key} in '{repository}' from {source}."
