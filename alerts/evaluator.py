@@ -20,6 +20,7 @@ from redis import RedisError
 from alerts.links import absolute
 from alerts.models import Alert, Delivery, EvaluatorLease, Rule, SeenErrorPattern
 from runtime.workers import alive_workers, redis_client
+from synchronizations.engine.errors import DATABASE_FAILED
 from synchronizations.models import (
     LogEntry,
     Mapping,
@@ -444,6 +445,8 @@ def evaluate(now: datetime, memory: EvaluatorLease) -> tuple[Applied, Observatio
                     rule.check_numbers()
                 found = conditions(rule, obs) if rule.enabled else []
                 done = apply(rule, found, now)
+        except DATABASE_FAILED:
+            raise  # our database, not the rule: the next round evaluates it again
         except Exception as exc:  # one broken rule must not stop the others
             _failed(rule, exc, now)
             continue

@@ -374,6 +374,8 @@ REPROCESS_LEAVES = (SyncStatus.PROCESSING, SyncStatus.IGNORED)
 NO_ERROR = {"error_message": "", "error_pattern": "", "error_detail": "", "error_at": None, "error_context": {}}
 # What giving a claim back sets.
 UNCLAIMED = {"claimed_by": "", "processing_started_at": None}
+# The processing start of an abandoned claim: older than any reaper cutoff.
+ABANDONED_AT = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def update_returning(queryset: models.QuerySet, columns: tuple[str, ...] = ("id",), **values) -> list[tuple]:
@@ -875,6 +877,12 @@ class SynchronizationQuerySet(models.QuerySet):
         arrived meanwhile); returns the ids flagged (a sync that finished meanwhile
         is not among them: the caller marks it changed instead)."""
         return self.filter(status=SyncStatus.PROCESSING)._changed(recheck=True)
+
+    def abandon(self) -> int:
+        """Processing syncs -> taken by the reaper's next round (process.reap_stuck),
+        as if their processing had started long ago: for a job that stopped because
+        our own database failed (errors.DATABASE_FAILED). Returns how many."""
+        return self.filter(status=SyncStatus.PROCESSING).update(processing_started_at=ABANDONED_AT)
 
     def make_due(self, now: datetime) -> list[int]:
         """Pending syncs -> due at once (a retry time of ``now``), so that the next

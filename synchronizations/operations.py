@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from synchronizations import jobs
 from synchronizations.engine import merge, wording
+from synchronizations.engine.errors import DATABASE_FAILED
 from synchronizations.models import REPROCESS_LEAVES, LogEntry, Operation, Synchronization, SyncStatus
 
 # Syncs per statement when reading ids. (An operation applies its syncs in chunks
@@ -262,6 +263,10 @@ def run(operation_id: int) -> Operation:
                     done=F("done") + applied.done, skipped=F("skipped") + applied.skipped, progress_at=timezone.now()
                 )
             position += len(chunk)
+    except DATABASE_FAILED:
+        # Our database failed, not the operation: it stays running, and continues
+        # after its last committed chunk when redispatch_stalled() dispatches it again.
+        raise
     except Exception as exc:
         Operation.objects.filter(pk=operation_id).update(
             state=Operation.State.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now()

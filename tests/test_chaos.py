@@ -209,7 +209,17 @@ def test_postgresql_restarted_while_syncs_are_processed(celery_processes, redis_
     restart_postgresql()
     connection.close()
     done = reconnecting(lambda: Synchronization.objects.filter(mapping=mapping, status=SyncStatus.OK).count() == count)
-    wait_for(done, 180, "every sync to end OK after the restart", interval=0.5)
+    try:
+        wait_for(done, 180, "every sync to end OK after the restart", interval=0.5)
+    except pytest.fail.Exception:
+        connection.close()
+        statuses = dict(Synchronization.objects.filter(mapping=mapping).values_list("status").annotate(n=Count("pk")))
+        errors = set(
+            Synchronization.objects.filter(mapping=mapping)
+            .exclude(error_message="")
+            .values_list("error_message", flat=True)[:5]
+        )
+        pytest.fail(f"not every sync ended OK: {statuses}; errors: {errors}")
     print(f"\n[chaos] PostgreSQL restarted: all {count} syncs OK {time.monotonic() - started:.1f} s later")
     assert not Synchronization.objects.filter(status=SyncStatus.PROCESSING).exists()
     # Processed once each: one counterpart per sync, one "Created" entry per sync.

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
+from synchronizations.engine.errors import DATABASE_FAILED
+
 
 @dataclass(frozen=True)
 class Artifact:
@@ -119,6 +121,8 @@ def _each(items, call) -> dict:
     for item in items:
         try:
             results[item] = call(item)
+        except DATABASE_FAILED:
+            raise  # our own database, not this item's fault
         except Exception as exc:  # given back per item; the engine decides
             results[item] = exc
     return results

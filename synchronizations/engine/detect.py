@@ -13,7 +13,7 @@ from django.utils import timezone
 from synchronizations import jobs
 from synchronizations.connectors import Artifact, Connector, connector_for
 from synchronizations.engine import fieldmap, health, wording
-from synchronizations.engine.errors import RepositoryError, SyncError, TransientError
+from synchronizations.engine.errors import DATABASE_FAILED, RepositoryError, SyncError, TransientError
 from synchronizations.engine.fieldmap import LEFT, RIGHT
 from synchronizations.models import LogEntry, Mapping, Synchronization, SyncStatus
 
@@ -99,6 +99,8 @@ def detect_changes(mapping_id: int) -> Detection:
         wait = exc.retry_after
     except SyncError as exc:
         outcome.error = exc.message
+    except DATABASE_FAILED:
+        raise  # not the mapping's fault: the next round detects again
     except Exception as exc:  # a bug, or a tracker answering what no connector expects
         logger.exception("change detection of mapping %s failed", mapping_id)
         outcome.error = f"Unexpected error: {exc!r}"[:1000]

@@ -1,7 +1,17 @@
 """The engine's error types. Connectors translate whatever their tracker does into
 one of these; the engine decides from the type what happens to the sync."""
 
+from django.db import InterfaceError, OperationalError
+
 from synchronizations.engine import wording
+
+#: Our own database failed: unreachable, restarted, the connection dropped, a
+#: deadlock or a statement timeout (Django's OperationalError and InterfaceError).
+#: Never an artifact's or a tracker's fault, so never recorded as a sync's error, a
+#: repository's health or a failed operation: every catch-all of the engine lets it
+#: through, the job stops, and its work comes back (process.process_batch,
+#: operations.run, the reaper). The sandbox's artifacts live in this database too.
+DATABASE_FAILED = (OperationalError, InterfaceError)
 
 
 class SyncError(Exception):

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from synchronizations.connectors import connector_for
 from synchronizations.engine import fieldmap, wording
-from synchronizations.engine.errors import RepositoryError, SyncError, TransientError
+from synchronizations.engine.errors import DATABASE_FAILED, RepositoryError, SyncError, TransientError
 from synchronizations.engine.fieldmap import LEFT, RIGHT
 from synchronizations.models import LogEntry, Mapping, Repository, Synchronization
 
@@ -122,6 +122,8 @@ def check_repository(repository: Repository) -> CheckReport:
     except SyncError as exc:
         report.problems.append(exc.message)
         return report
+    except DATABASE_FAILED:
+        raise  # our database, not the tracker (the sandbox lives in it)
     except Exception as exc:  # a tracker answering what no connector expects (an HTML page, broken JSON)
         report.problems.append(f"The tracker answered something unexpected: {exc!r}"[:500])
         return report
@@ -136,6 +138,8 @@ def check_repository(repository: Repository) -> CheckReport:
                 found = connector.check(scope, fieldmap.relevant_fields(mapping.field_map, side))
             except SyncError as exc:
                 found = [exc.message]
+            except DATABASE_FAILED:
+                raise
             except Exception as exc:  # as above
                 found = [f"the tracker answered something unexpected: {exc!r}"[:500]]
             report.problems += [f"Mapping '{mapping.name}' ({side} side, scope {scope!r}): {p}" for p in found]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from synchronizations import jobs
 from synchronizations.connectors import Artifact, Connector, connector_for
 from synchronizations.engine import fieldmap, health, merge, wording
 from synchronizations.engine.errors import (
+    DATABASE_FAILED,
     ArtifactDeleted,
     BothDeleted,
     PermanentError,
@@ -260,6 +261,8 @@ def _each_or_error(method, *args, count: int) -> list:
     ``count`` items."""
     try:
         return list(method(*args))
+    except DATABASE_FAILED:
+        raise
     except Exception as exc:  # the whole call failed: each item gets the failure
         return [exc] * count
 
@@ -272,6 +275,8 @@ def _read_many(connector: Connector, keys: list[str]) -> dict:
         return {}
     try:
         return connector.get_many(keys)
+    except DATABASE_FAILED:
+        raise
     except Exception as exc:  # the whole call failed: each key gets the failure
         return dict.fromkeys(keys, exc)
 
@@ -296,7 +301,11 @@ def process_batch(sync_ids: list[int], job_id: str) -> dict[str, int]:
     token = f"{job_id[:47]}/{secrets.token_hex(8)}"
     ended: dict[str, int] = {}
     began = time.perf_counter()
-    statuses = process_claimed(sync_ids, token)
+    try:
+        statuses = process_claimed(sync_ids, token)
+    except DATABASE_FAILED:
+        _abandon(token)
+        raise
     # The syncs of a job are processed together: each is counted with its share of
     # the job's time (Prometheus' processing-time histogram).
     share = (time.perf_counter() - began) / max(len(sync_ids), 1)
@@ -308,6 +317,21 @@ def process_batch(sync_ids: list[int], job_id: str) -> dict[str, int]:
             tally.add(status, share)
             ended[status] = ended.get(status, 0) + 1
     return ended
+
+
+def _abandon(token: str) -> None:
+    """After our database failed mid-job (errors.DATABASE_FAILED): the syncs job
+    ``token`` still holds are handed to the reaper's next round (reap_stuck: back to
+    pending, counted as an attempt, bounded), instead of after the whole
+    SYNCWEB_PROCESSING_TIMEOUT. When the database does not answer yet, the reaper
+    takes them after that timeout all the same."""
+    logger.warning("our database failed while job %s processed its syncs; they will be processed again", token)
+    if not connection.in_atomic_block:  # (inside a caller's transaction, the caller's to handle)
+        connection.close_if_unusable_or_obsolete()  # a broken connection: the next statement opens a new one
+    try:
+        Synchronization.objects.claimed(token).abandon()
+    except DATABASE_FAILED:
+        logger.warning("the database does not answer yet; the reaper will put job %s's syncs back", token)
 
 
 def process_claimed(sync_ids: list[int], token: str) -> dict[int, str]:
@@ -343,6 +367,8 @@ def _process_mapping(syncs: list[Synchronization], token: str, now) -> dict[int,
     ended: dict[int, str] = {}
     try:
         connectors = connectors_of(mapping)
+    except DATABASE_FAILED:
+        raise
     except Exception as exc:  # no connector for the kind, or a bug: each sync fails with it
         return {sync.pk: _failed(sync, token, exc, {}) for sync in syncs}
     prefetched = {
@@ -353,6 +379,8 @@ def _process_mapping(syncs: list[Synchronization], token: str, now) -> dict[int,
         seen: dict[str, str] = {}  # the versions read, kept with an error (detection compares them)
         try:
             planned.append((sync, plan(sync, connectors, seen, prefetched), seen))
+        except DATABASE_FAILED:
+            raise
         except Exception as exc:
             ended[sync.pk] = _failed(sync, token, exc, seen)
     # The trackers' writes happen outside any database transaction (they cannot be
@@ -391,6 +419,8 @@ def _failed(sync: Synchronization, token: str, exc: BaseException, seen: dict) -
         return fail_permanent(sync, token, exc, context=_deleted_context(sync, exc), seen=seen)
     if isinstance(exc, SyncError):
         return fail_permanent(sync, token, exc, seen=seen)
+    if isinstance(exc, DATABASE_FAILED):
+        raise exc  # not the sync's fault (errors.DATABASE_FAILED); process_batch gives the job's syncs back
     # A bug, or a connector raising something unexpected.
     logger.error("sync %s: unexpected error", sync.pk, exc_info=exc)
     detail = "".join(traceback.format_exception(exc))
