@@ -152,7 +152,7 @@ def main() -> None:
         "database": database,
         "date": datetime.now(UTC).date().isoformat(),
         "machine": machine(),
-        "scenarios": report.scenarios(args.scale, meta, pages, bulk, engine),
+        "scenarios": report.scenarios(args.scale, database, meta, pages, bulk, engine),
         "seconds": round(time.monotonic() - began, 1),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -50,7 +50,7 @@ def pages() -> list[Page]:
     return [
         Page("syncs_error_page1", "/sync/syncs/?status=error", 100),
         Page("syncs_mapping_status", f"/sync/syncs/?mapping={MAPPING}&status=ok", 100),
-        Page("syncs_search", f"/sync/syncs/?q={SEARCH_WORD}", 300),
+        Page("syncs_search", f"/sync/syncs/?q={SEARCH_WORD}", 50),
         Page("syncs_all_page1", "/sync/syncs/", None, note="the baseline of the deep page"),
         Page(
             "syncs_deep_page",

@@ -90,8 +90,14 @@ class Merge:
 
 def plain(value: Any) -> Any:
     """``value`` as it is stored in a baseline (JSON: tuples as lists, times as text),
-    so that a value read now and one stored compare equal when they are."""
+    so that a value read now and one stored compare equal when they are. Scalars,
+    most values, are their own JSON form and are given back as they are."""
+    if value is None or type(value) in _SCALARS:
+        return value
     return json.loads(json.dumps(value, default=str))
+
+
+_SCALARS = (str, int, bool)
 
 
 @dataclass(frozen=True)
