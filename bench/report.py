@@ -54,9 +54,7 @@ def _met(name: str, met: bool, entry: dict) -> dict:
     return entry
 
 
-def scenarios(
-    scale: str, database: str, meta: dict, pages: dict, bulk: dict | None, engine: dict | None
-) -> list[dict]:
+def scenarios(scale: str, database: str, meta: dict, pages: dict, bulk: dict | None, engine: dict | None) -> list[dict]:
     by_name = {page["name"]: page for page in pages["pages"]}
     out = []
     for page in pages["pages"]:
