@@ -20,7 +20,7 @@ from synchronizations.models import (
     split_key,
 )
 from syncweb import zones
-from syncweb.admin import URL_FIELD_OVERRIDES, HistoryAdmin, SafeDateHierarchyMixin
+from syncweb.admin import FORMFIELD_OVERRIDES, HistoryAdmin, SafeDateHierarchyMixin
 
 
 class SecretInput(admin.widgets.AdminTextInputWidget):
@@ -50,7 +50,7 @@ def test_connection(modeladmin, request, queryset):
 @admin.register(Repository)
 class RepositoryAdmin(admin.ModelAdmin):
     actions = [test_connection]
-    formfield_overrides = URL_FIELD_OVERRIDES
+    formfield_overrides = FORMFIELD_OVERRIDES
     list_display = ["name", "kind", "base_url", "enabled", "health"]
     list_filter = ["kind", "enabled", "healthy"]
     search_fields = ["name", "base_url"]
@@ -143,6 +143,7 @@ def rescan_mappings(modeladmin, request, queryset):
 
 @admin.register(Mapping)
 class MappingAdmin(admin.ModelAdmin):
+    formfield_overrides = FORMFIELD_OVERRIDES
     actions = [reprocess_mappings, rescan_mappings]
     list_display = [
         "name", "left", "left_scope", "right", "right_scope", "enabled", "last_detection_at", "last_full_scan_at",
@@ -227,7 +228,7 @@ def clear_errors_ignore_action(modeladmin, request, queryset):
 @admin.register(Synchronization)
 class SynchronizationAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
     actions = [retry_action, clear_errors_action, clear_errors_ignore_action]
-    formfield_overrides = URL_FIELD_OVERRIDES
+    formfield_overrides = FORMFIELD_OVERRIDES
     list_display = ["id", "status", "mapping", "left_key", "right_key", "title", "last_processed_at", "short_error"]
     list_filter = ["status", "mapping", "ignore_changes"]
     list_select_related = ["mapping"]
@@ -321,6 +322,7 @@ class SandboxArtifactAdmin(admin.ModelAdmin):
     change up (saving bumps its version). A key is given once and never changes."""
 
     form = SandboxArtifactForm
+    formfield_overrides = FORMFIELD_OVERRIDES
     list_display = ["key", "repository", "title", "version", "updated_at"]
     list_filter = ["repository"]
     list_select_related = ["repository"]

@@ -1,13 +1,69 @@
 from datetime import date
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpResponseRedirect
 
 from syncweb.inputs import parse_int
 
-# Django 6 assumes https:// for a URL typed without a scheme; so do we, today.
-URL_FIELD_OVERRIDES = {models.URLField: {"assume_scheme": "https"}}
+# The deepest nesting a JSON value typed into the admin may have: a field map or a
+# repository's settings are a few levels deep.
+JSON_MAX_DEPTH = 32
+
+
+class BoundedJSONField(forms.JSONField):
+    """Django's JSON form field, refusing a value nested deeper than JSON_MAX_DEPTH
+    levels with a message: Django's own answers HTTP 500 (RecursionError) for a
+    2 KB text of 1,000 nested brackets."""
+
+    def to_python(self, value):
+        try:
+            parsed = super().to_python(value)
+        except RecursionError:
+            parsed = None
+        else:
+            if _depth(parsed) <= JSON_MAX_DEPTH:
+                return parsed
+        raise ValidationError(f"This JSON is nested too deeply: at most {JSON_MAX_DEPTH} levels.", code="too_deep")
+
+    def bound_data(self, data, initial):
+        """The value to show again in the form: as typed, when it nests too deeply."""
+        try:
+            bound = super().bound_data(data, initial)
+        except RecursionError:
+            return forms.fields.InvalidJSONInput(data)
+        return bound if _depth(bound) <= JSON_MAX_DEPTH else forms.fields.InvalidJSONInput(data)
+
+    def has_changed(self, initial, data):
+        try:
+            return super().has_changed(initial, data)
+        except RecursionError:
+            return True
+
+
+def _depth(value) -> int:
+    """How deeply ``value`` (parsed JSON) nests lists and objects; 0 for a scalar.
+    Iterative, so that any depth is measured without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+# For every ModelAdmin: Django 6 assumes https:// for a URL typed without a scheme
+# (so do we, today); JSON is bounded (tests/test_bad_input.py checks that every
+# admin with an editable JSON field uses these).
+FORMFIELD_OVERRIDES = {
+    models.URLField: {"assume_scheme": "https"},
+    models.JSONField: {"form_class": BoundedJSONField},
+}
 
 
 class SafeDateHierarchyMixin:
@@ -45,6 +101,8 @@ class SafeDateHierarchyMixin:
 
 class HistoryAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
     """Admin for history (logs, operations, events): it can be read, never edited."""
+
+    formfield_overrides = FORMFIELD_OVERRIDES
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

@@ -221,3 +221,58 @@ def test_the_admins_date_drill_down_never_gives_a_server_error(client_as, admin_
     response = client.get(url, {f"{field}{part}": value for part, value in query.items()}, follow=True)
     assert response.status_code == 200, (url, query)
     assert "That date does not exist" in response.content.decode()
+
+
+def _admins_with_json_fields():
+    """Every registered ModelAdmin whose add form has a JSON field: (admin, field names)."""
+    from django.contrib import admin
+    from django.db import models
+
+    found = []
+    for model, model_admin in admin.site._registry.items():
+        names = [f.name for f in model._meta.get_fields() if isinstance(f, models.JSONField) and f.editable]
+        if names:
+            found.append((model_admin, names))
+    return found
+
+
+def test_every_admin_with_a_json_field_bounds_its_nesting(rf, admin_user):
+    """Django's JSON form field answered HTTP 500 (RecursionError) for 1,000 nested
+    brackets typed into a mapping's field map or a repository's settings."""
+    from syncweb.admin import BoundedJSONField
+
+    checked = 0
+    for model_admin, names in _admins_with_json_fields():
+        request = rf.get("/")
+        request.user = admin_user
+        form = model_admin.get_form(request)()
+        for name in names:
+            if name in form.fields:
+                assert isinstance(form.fields[name], BoundedJSONField), (model_admin, name)
+                checked += 1
+    assert checked >= 3, "the field map, the repository settings and the sandbox artifact's fields at least"
+
+
+@pytest.mark.parametrize("deep", ["[" * 5000 + "]" * 5000, "[" * 40 + "]" * 40, '{"a":' * 50 + "1" + "}" * 50])
+def test_deeply_nested_json_in_the_admin_is_refused_with_a_message(client_as, admin_user, deep):
+    from synchronizations.models import Repository
+
+    left = Repository.objects.create(name="L", kind="sandbox")
+    right = Repository.objects.create(name="R", kind="sandbox")
+    client = client_as(admin_user)
+    client.raise_request_exception = False
+    answers = [
+        client.post(
+            "/sync/admin/synchronizations/mapping/add/",
+            {"name": "Deep", "left": left.pk, "right": right.pk, "field_map": deep, "conflict_policy": "left"},
+        ),
+        client.post(
+            f"/sync/admin/synchronizations/repository/{left.pk}/change/",
+            {"name": "L", "kind": "sandbox", "settings": deep},
+        ),
+        client.post("/sync/admin/synchronizations/sandboxartifact/add/", {"repository": left.pk, "fields": deep}),
+    ]
+    for answer in answers:
+        assert answer.status_code == 200
+        assert "nested too deeply: at most 32 levels" in answer.content.decode()
+    assert not Repository.objects.filter(settings__isnull=False).exclude(settings={}).exists()
