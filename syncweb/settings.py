@@ -387,7 +387,12 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}, "null": {"class": "logging.NullHandler"}},
+    "filters": {"without_traceback": {"()": "syncweb.log_filters.WithoutTraceback"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "console_one_line": {"class": "logging.StreamHandler", "filters": ["without_traceback"]},
+        "null": {"class": "logging.NullHandler"},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # httpx logs every request at INFO: one line per call to a tracker.
     "loggers": {
@@ -395,6 +400,8 @@ LOGGING = {
         # Django logs every 4xx answer (a 403, a 404) at WARNING, a 403 with its whole
         # traceback: ordinary refusals, already in the access log. 5xx stay (ERROR).
         "django.request": {"level": "ERROR"},
+        # A bad Host header, a body too big (SuspiciousOperation): one line each, no traceback.
+        "django.security": {"handlers": ["console_one_line"], "propagate": False},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         # Apprise's own lines may name a channel's address or echo its answer: they are

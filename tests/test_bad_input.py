@@ -276,3 +276,28 @@ def test_deeply_nested_json_in_the_admin_is_refused_with_a_message(client_as, ad
         assert answer.status_code == 200
         assert "nested too deeply: at most 32 levels" in answer.content.decode()
     assert not Repository.objects.filter(settings__isnull=False).exclude(settings={}).exists()
+
+
+def test_a_bad_host_header_is_logged_in_one_line_without_a_traceback(client):
+    """Found by a user trial: every request with a Host header not in ALLOWED_HOSTS
+    (scanners send them all day) printed Django's whole traceback."""
+    import io
+    import logging
+
+    from syncweb.log_filters import WithoutTraceback
+
+    [handler] = [
+        h
+        for h in logging.getLogger("django.security").handlers
+        if any(isinstance(f, WithoutTraceback) for f in h.filters)
+    ]
+    written = io.StringIO()
+    previous = handler.setStream(written)
+    try:
+        client.raise_request_exception = False
+        answer = client.get("/sync/api/metrics", HTTP_HOST="192.0.2.2:8093")
+    finally:
+        handler.setStream(previous)
+    assert answer.status_code == 400
+    assert "Invalid HTTP_HOST header: '192.0.2.2:8093'" in written.getvalue()
+    assert "Traceback" not in written.getvalue()
