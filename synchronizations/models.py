@@ -560,8 +560,15 @@ class SynchronizationQuerySet(models.QuerySet):
         descending = order.descending == forward
         pk_descending = order.pk_descending == forward
         pk_past = (lambda pk: Q(pk__lt=pk)) if pk_descending else (lambda pk: Q(pk__gt=pk))
-        pk_order = "-pk" if pk_descending else "pk"
-        value_order = [f"-{field}" if descending else field, pk_order]
+        pk_order = F("pk").desc() if pk_descending else F("pk").asc()
+        # The walk's direction of SyncOrder.ordering(), NULLS named as the index has
+        # them (read backwards for the reverse walk): PostgreSQL reads the range from
+        # the index only when the ORDER BY says where NULLs go as the index does.
+        column = F(field)
+        if order.nullable:
+            value_order = [column.desc(nulls_last=True) if descending else column.asc(nulls_first=True), pk_order]
+        else:
+            value_order = [column.desc() if descending else column.asc(), pk_order]
         present = Q(**{f"{field}__isnull": False}) if order.nullable else Q()
         absent = Q(**{f"{field}__isnull": True})
         values = nulls = None

@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin
 
 import pytest
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
@@ -299,38 +298,43 @@ def test_a_bookmarked_page_stays_valid_after_its_syncs_change(viewer_client, dat
     assert keys(get(viewer_client, per_page=25, after=bookmark)) == second
 
 
-def test_the_default_order_is_read_from_its_index(data, many):
-    """A page after a position in the default order (with and without a status) is
-    a range of a sync_*processed index, not a scan and a sort."""
+@pytest.mark.parametrize("order_name", ["-last_processed_at", "last_processed_at"])
+def test_the_pages_of_the_default_order_are_read_from_its_index(data, many, order_name):
+    """Every query the Syncs tab's pages run in the last-processed order (both
+    directions; first page, the next, the previous; with no filter, a status, a
+    mapping, both) is a range of a sync_*processed index, not a scan and a sort.
+    Found by the benchmark on PostgreSQL: the walk named no NULLS order, so a page
+    of a million syncs took 0.8 s."""
     from django.db import connection
+    from django.test.utils import CaptureQueriesContext
 
-    from synchronizations.models import DEFAULT_SYNC_ORDER, SyncCursor
+    from synchronizations.models import SYNC_ORDERS
 
-    now = timezone.now()
-    for status in (None, SyncStatus.ERROR):
-        syncs = Synchronization.objects.all() if status is None else Synchronization.objects.filter(status=status)
-        queryset = (
-            syncs.filter(last_processed_at__lte=now)
-            .filter(Q(last_processed_at__lt=now) | Q(pk__lt=10))
-            .order_by(*DEFAULT_SYNC_ORDER.ordering())[:51]
-        )
-        sql, params = queryset.query.sql_with_params()
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                # A test table is small enough for a scan to look cheaper: ask whether
-                # the index can give the order at all (no Sort node above it).
-                for method in ("seqscan", "bitmapscan", "sort"):  # a Sort left means none can
-                    cursor.execute(f"SET LOCAL enable_{method} = off")
-                cursor.execute(f"EXPLAIN {sql}", params)
-                plan = " ".join(str(row[0]) for row in cursor.fetchall())
-                assert "Sort" not in plan, plan
-            else:
-                cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
-                plan = " ".join(str(row[-1]) for row in cursor.fetchall())
-                assert "TEMP B-TREE" not in plan, plan
-        assert "sync_" in plan and "processed" in plan, plan
-        page = syncs.page(DEFAULT_SYNC_ORDER, 10, after=SyncCursor(now, 10))
-        assert page.rows is not None
+    order = SYNC_ORDERS[order_name]
+    mapping = Synchronization.objects.values_list("mapping_id", flat=True).first()
+    filters = [{}, {"status": SyncStatus.ERROR}, {"mapping_id": mapping}, {"mapping_id": mapping, "status": "ok"}]
+    for chosen in filters:
+        syncs = Synchronization.objects.filter(**chosen)
+        with CaptureQueriesContext(connection) as ran:
+            first = syncs.page(order, 3)
+            if first.next:
+                syncs.page(order, 3, before=syncs.page(order, 3, after=first.next).previous)
+        walks = [q["sql"] for q in ran.captured_queries if "ORDER BY" in q["sql"] and "LIMIT" in q["sql"]]
+        assert walks, chosen
+        for sql in walks:
+            with connection.cursor() as cursor:
+                if connection.vendor == "postgresql":
+                    # A test table is small enough for a scan to look cheaper: ask whether
+                    # the index can give the order at all (no Sort node above it).
+                    for method in ("seqscan", "bitmapscan", "sort"):  # a Sort left means none can
+                        cursor.execute(f"SET LOCAL enable_{method} = off")
+                    cursor.execute(f"EXPLAIN {sql}")
+                    plan = " ".join(str(row[0]) for row in cursor.fetchall())
+                    assert "Sort" not in plan, (chosen, sql, plan)
+                else:
+                    cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+                    plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+                    assert "TEMP B-TREE" not in plan, (chosen, sql, plan)
 
 
 def test_a_row_shows_its_sync(client_as, operator, data):
