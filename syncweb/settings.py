@@ -185,6 +185,19 @@ STORAGES = {
 REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6390/0", schemes=("redis", "rediss", "unix"))
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
+# The default cache stays in each process; the API's rate limits are counted in
+# Redis so that every web process shares them (api/throttling.py, which counts
+# per process while Redis does not answer: short timeouts keep a request from
+# waiting on it).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "api-throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "syncweb",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    },
+}
 # Results are stored only for tasks that declare ignore_result=False (nothing reads
 # the others); those expire after a day.
 CELERY_TASK_IGNORE_RESULT = True
