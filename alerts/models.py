@@ -391,3 +391,12 @@ class EvaluatorLease(models.Model):
 
     def __str__(self) -> str:
         return f"evaluator lease ({self.holder or 'free'})"
+
+
+def dashboard_alerts(limit: int = 5) -> dict:
+    """What the Dashboard's Alerts card shows (its template tag and the API's
+    dashboard): ``firing``, the alerts firing now (up to ``limit``, longest-standing
+    first); ``more``, whether more fire; ``failing``, the rules that cannot be
+    evaluated (their alerts are not up to date). Two queries."""
+    firing = list(Alert.objects.firing()[: limit + 1])
+    return {"firing": firing[:limit], "more": len(firing) > limit, "failing": Rule.objects.failing()}

@@ -4,6 +4,7 @@ once, in the message after saving) and revokes tokens; nothing else is edited.""
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from api.forms import ApiTokenAdminForm
 from api.models import ApiToken
 
 
@@ -15,6 +16,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     readonly_fields = ("shown_prefix", "created_at", "created_by", "last_used_at", "revoked_at")
     actions = ["revoke"]
+    form = ApiTokenAdminForm
 
     def get_fields(self, request, obj=None):
         if obj is None:

@@ -6,18 +6,13 @@ tab puts in its URL (``<ISO time>|<id>``, synchronizations.models.LogCursor);
 clients take it from ``next`` and never build it. A cursor or ``limit`` that is
 not valid is a 400 problem naming the parameter, never a 404 or a 500."""
 
-from dataclasses import dataclass
-from datetime import datetime
-
-from django.db.models import F, QuerySet
-from django.utils.dateparse import parse_datetime
+from django.db.models import QuerySet
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from api.problems import InvalidParameters
-from synchronizations.models import LAST_PROCESSED_DESC, LogCursor, LogEntry
-from syncweb.filters import usable_moment
+from synchronizations.models import DEFAULT_SYNC_ORDER, LogCursor, LogEntry, SyncCursor
 from syncweb.inputs import parse_id, parse_int
 
 DEFAULT_LIMIT = 50
@@ -54,18 +49,27 @@ class KeysetPagination(CursorPagination):
     def paginate_queryset(self, queryset, request, view=None):
         """One page (a list) of ``queryset``; raises InvalidParameters for a bad
         ``cursor`` or ``limit``."""
+        self.start(request)
+        rows = self.fetch(queryset, self.position(request), self.page_size + 1)
+        self.following = self.position_of(rows[self.page_size - 1]) if len(rows) > self.page_size else None
+        return rows[: self.page_size]
+
+    def start(self, request) -> None:
+        """Reads the page's size (``limit``) and remembers the URL for ``next``."""
         self.request = request
         self.base_url = request.build_absolute_uri()
         self.page_size = self._limit(request)
+
+    def position(self, request):
+        """The ``cursor`` asked for (None: from the start); InvalidParameters for
+        one this list did not make."""
         raw = request.query_params.get(self.cursor_query_param)
-        position = None
-        if raw is not None:
-            position = self.parse(raw)
-            if position is None:
-                raise InvalidParameters({self.cursor_query_param: ["Not a cursor this list made: follow `next`."]})
-        rows = self.fetch(queryset, position, self.page_size + 1)
-        self.following = self.position_of(rows[self.page_size - 1]) if len(rows) > self.page_size else None
-        return rows[: self.page_size]
+        if raw is None:
+            return None
+        position = self.parse(raw)
+        if position is None:
+            raise InvalidParameters({self.cursor_query_param: ["Not a cursor this list made: follow `next`."]})
+        return position
 
     def _limit(self, request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
@@ -125,79 +129,26 @@ class KeysetPagination(CursorPagination):
         return remove_query_param(self.base_url, self.cursor_query_param)
 
 
-def _moment(text: str) -> datetime | bool | None:
-    """An aware time from ``text`` within the calendar the pages handle, None for
-    "" (no time), False when ``text`` is not such a time."""
-    if text == "":
-        return None
-    try:
-        moment = parse_datetime(text)
-    except ValueError:
-        return False
-    if moment is None or moment.tzinfo is None or not usable_moment(moment):
-        return False
-    return moment
-
-
-@dataclass(frozen=True)
-class SyncPosition:
-    moment: datetime | None  # last processed (None: never)
-    pk: int
-
-
 class SyncPagination(KeysetPagination):
-    """The Syncs list in the Syncs tab's default order (last processed first, never
-    processed last, the id breaking ties), or its reverse when the view's
-    ``descending`` is False: both are scans of one index (sync_processed, or
-    sync_status_processed, sync_mapping_processed, sync_mapping_status_processed
-    under the filters). A position is written ``<ISO time>|<id>``, with no time for
-    a sync never processed."""
-
-    descending = True
+    """The Syncs list in one of the Syncs tab's orders (the view's ``order``, one
+    of synchronizations.models.SYNC_ORDERS; default: last processed first), paged
+    by SynchronizationQuerySet.page() as the tab pages it: never processed syncs
+    last in either direction of last processed, the id breaking ties. A position
+    is the tab's SyncCursor, ``<value>|<id>``."""
 
     def paginate_queryset(self, queryset, request, view=None):
-        """One page; the direction is the view's ``descending`` (default True)."""
-        self.descending = getattr(view, "descending", True)
-        return super().paginate_queryset(queryset, request, view)
+        """One page in the view's ``order``; InvalidParameters for a bad cursor or limit."""
+        self.order = getattr(view, "order", DEFAULT_SYNC_ORDER)
+        self.start(request)
+        page = queryset.page(self.order, self.page_size, after=self.position(request))
+        self.following = page.next
+        return page.rows
 
-    def parse(self, text: str) -> SyncPosition | None:
-        moment_text, _, pk_text = text.rpartition("|")
-        moment, pk = _moment(moment_text), parse_id(pk_text)
-        if moment is False or pk is None:
-            return None
-        return SyncPosition(moment, pk)
+    def parse(self, text: str) -> SyncCursor | None:
+        return SyncCursor.parse(text, self.order)
 
-    def write(self, position: SyncPosition) -> str:
-        return f"{position.moment.isoformat() if position.moment else ''}|{position.pk}"
-
-    def position_of(self, row) -> SyncPosition:
-        return SyncPosition(row.last_processed_at, row.pk)
-
-    def fetch(self, queryset: QuerySet, position: SyncPosition | None, count: int) -> list:
-        """The order's two stretches (processed, never processed) are each one
-        range of the index; a page that crosses from one to the other reads both."""
-        if self.descending:
-            ordered = queryset.order_by(LAST_PROCESSED_DESC, F("id").desc())
-        else:
-            ordered = queryset.order_by(F("last_processed_at").asc(nulls_first=True), F("id").asc())
-        if position is None:
-            return list(ordered[:count])
-        moment, pk = position.moment, position.pk
-        processed = ordered.filter(last_processed_at__isnull=False)
-        never = ordered.filter(last_processed_at__isnull=True)
-        if self.descending:
-            if moment is None:
-                return list(never.filter(pk__lt=pk)[:count])
-            rows = list(
-                processed.filter(last_processed_at__lte=moment).exclude(last_processed_at=moment, pk__gte=pk)[:count]
-            )
-            return rows + (list(never[: count - len(rows)]) if len(rows) < count else [])
-        if moment is None:
-            rows = list(never.filter(pk__gt=pk)[:count])
-            return rows + (list(processed[: count - len(rows)]) if len(rows) < count else [])
-        return list(
-            processed.filter(last_processed_at__gte=moment).exclude(last_processed_at=moment, pk__lte=pk)[:count]
-        )
+    def write(self, position: SyncCursor) -> str:
+        return str(position)
 
 
 class LogPagination(KeysetPagination):

@@ -5,8 +5,13 @@
 input, ``errors``, one per fault, naming the query ``parameter`` or the body
 member (``pointer``, a JSON Pointer as RFC 9457 §3 shows) at fault."""
 
+import re
 from http import HTTPStatus
+from urllib.parse import parse_qsl, urlencode
 
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import csrf, defaults
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -24,6 +29,44 @@ class ActionRefused(exceptions.APIException):
 
     status_code = status.HTTP_409_CONFLICT
     default_code = "action_refused"
+
+
+class BodyTooLarge(exceptions.APIException):
+    """A request body over DATA_UPLOAD_MAX_MEMORY_SIZE (Django's RequestDataTooBig). 413."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+    default_detail = "The request body is larger than the server accepts."
+
+
+# What never goes back into an answer: anything shaped like an API token, and the
+# value of a query parameter named like a secret.
+TOKEN_SHAPED = re.compile(r"swt_[A-Za-z0-9_\-]+")
+SECRET_NAME = re.compile(r"token|key|secret|passw|auth|credential|session|csrf", re.IGNORECASE)
+MASK = "[removed]"
+
+
+def shown_path(request: HttpRequest) -> str:
+    """The request's path and query, for a problem's ``instance``, with every value
+    that may be a secret replaced by "[removed]": anything like a token
+    (``swt_…``) and the values of parameters named like token, key, secret or
+    password."""
+    path = TOKEN_SHAPED.sub(MASK, request.path)
+    query = request.META.get("QUERY_STRING", "")
+    if not query:
+        return path
+    pairs = [
+        (TOKEN_SHAPED.sub(MASK, name), MASK if SECRET_NAME.search(name) else TOKEN_SHAPED.sub(MASK, value))
+        for name, value in parse_qsl(query, keep_blank_values=True)
+    ]
+    return f"{path}?{urlencode(pairs, safe='[]/:,')}"
+
+
+def problem_response(request: HttpRequest, status_code: int, detail: str, *, code: str, **extra) -> JsonResponse:
+    """A problem details answer made outside DRF's views (Django's error views,
+    the catch-all route, the Prometheus endpoint)."""
+    body = problem(status_code, detail, code=code, instance=shown_path(request), **extra)
+    return JsonResponse(body, status=status_code, content_type=MEDIA_TYPE, json_dumps_params={"ensure_ascii": False})
 
 
 def _faults(detail, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
@@ -67,8 +110,10 @@ def _validation(exc: exceptions.ValidationError) -> tuple[str, list[dict]]:
         else:
             errors.append({"pointer": _pointer(path), "detail": message})
     named = [
-        f"{'parameter' if 'parameter' in e else 'member'} '{e.get('parameter') or e['pointer'][2:]}': {e['detail']}"
-        if "parameter" in e or "pointer" in e
+        f"parameter '{e['parameter']}': {e['detail']}"
+        if "parameter" in e
+        else f"member '{e['pointer'][2:]}': {e['detail']}"
+        if "pointer" in e
         else e["detail"]
         for e in errors
     ]
@@ -80,12 +125,15 @@ def exception_handler(exc, context):
     WWW-Authenticate and Retry-After, Http404 and PermissionDenied included) with
     its body turned into a problem. Anything else is left to raise: bad input is
     caught where it is read, so an unexpected exception is a bug to see, not to
-    dress as a problem."""
+    dress as a problem (Django's handler500 then answers a 500 problem,
+    api.problems.server_error). A body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = BodyTooLarge()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
     request = context.get("request")
-    instance = request.get_full_path() if request is not None else ""
+    instance = shown_path(request) if request is not None else ""
     if isinstance(exc, exceptions.ValidationError):
         detail, errors = _validation(exc)
         body = problem(response.status_code, detail, code="invalid", instance=instance, errors=errors)
@@ -99,3 +147,55 @@ def exception_handler(exc, context):
     response.data = body
     response.content_type = MEDIA_TYPE
     return response
+
+
+# --- Django's error views: problems under /sync/api/, the console's pages elsewhere --
+
+API_PREFIX = "/sync/api/"
+# The console's own pages under /sync/api/ (HTML for a browser): their errors are pages too.
+CONSOLE_PAGES = ("/sync/api/tokens/", "/sync/api/docs/")
+
+
+def is_api_path(request: HttpRequest) -> bool:
+    """Whether ``request`` is for the API's part of the site, where every answer
+    is JSON: /sync/api/ but the API tokens page and the documentation page."""
+    path = request.path
+    in_api = path.startswith(API_PREFIX) or path == API_PREFIX.rstrip("/")
+    return in_api and not path.startswith(CONSOLE_PAGES)
+
+
+def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
+    """handler404: a 404 problem under /sync/api/, Django's page elsewhere."""
+    if is_api_path(request):
+        return problem_response(request, 404, "No such path in the API (see /sync/api/schema/).", code="not_found")
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: a 500 problem under /sync/api/ (the error is logged, never
+    shown), Django's page elsewhere."""
+    if is_api_path(request):
+        return problem_response(request, 500, "The server failed to answer; the error is logged.", code="error")
+    return defaults.server_error(request)
+
+
+def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
+    """handler400: a 400 problem under /sync/api/ (a request refused before any
+    view, e.g. a malformed one), Django's page elsewhere."""
+    if is_api_path(request):
+        return problem_response(request, 400, "The request cannot be read.", code="invalid")
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
+    """handler403: a 403 problem under /sync/api/, the console's page elsewhere."""
+    if is_api_path(request):
+        return problem_response(request, 403, "You may not do this.", code="permission_denied")
+    return defaults.permission_denied(request, exception)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a 403 problem under /sync/api/, Django's page elsewhere."""
+    if is_api_path(request):
+        return problem_response(request, 403, f"CSRF Failed: {reason}", code="permission_denied")
+    return csrf.csrf_failure(request, reason)

@@ -17,7 +17,7 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_safe
+from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
@@ -26,7 +26,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from accounts.client_address import client_address
 from accounts.roles import VIEW_PERMISSION
 from api.authentication import BearerTokenAuthentication
-from api.problems import MEDIA_TYPE, problem
+from api.problems import problem_response
 from metrics.models import ProcessingTotal
 from metrics.processing import BUCKETS
 from runtime import broker
@@ -138,8 +138,7 @@ def allowed_address(request: HttpRequest, allowed: list[str]) -> bool:
 
 
 def _refused(request: HttpRequest, status: int, detail: str, code: str) -> JsonResponse:
-    body = problem(status, detail, code=code, instance=request.get_full_path())
-    response = JsonResponse(body, status=status, content_type=MEDIA_TYPE)
+    response = problem_response(request, status, detail, code=code)
     if status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="syncweb"'
     return response
@@ -147,9 +146,14 @@ def _refused(request: HttpRequest, status: int, detail: str, code: str) -> JsonR
 
 @login_not_required
 @never_cache
-@require_safe
+@csrf_exempt  # GET only: nothing to forge; any other method is a 405 problem, not a CSRF page
 def metrics(request: HttpRequest) -> HttpResponse:
-    """The Prometheus exposition; 401 / 403 problems for a client that may not read it."""
+    """The Prometheus exposition; 401 / 403 problems for a client that may not
+    read it, a 405 problem for a method other than GET or HEAD."""
+    if request.method not in ("GET", "HEAD"):
+        response = _refused(request, 405, f'Method "{request.method}" not allowed: GET only.', "method_not_allowed")
+        response["Allow"] = "GET, HEAD"
+        return response
     if not allowed_address(request, settings.SYNCWEB_PROMETHEUS_ALLOW):
         user = request.user
         try:

@@ -2,12 +2,23 @@
 (the console's columns), the shapes of the Dashboard and Metrics numbers, and
 the action request. Every field is described for the OpenAPI schema."""
 
+import re
+from datetime import date
+
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from synchronizations import operations
-from synchronizations.models import LogEntry, Mapping, Operation, Repository, Synchronization, SyncStatus
+from synchronizations.models import (
+    SYNC_ORDERS,
+    LogEntry,
+    Mapping,
+    Operation,
+    Repository,
+    Synchronization,
+    SyncStatus,
+)
 from syncweb.inputs import MAX_ID
 
 STATUS_COUNTS_SCHEMA = {
@@ -24,9 +35,31 @@ def all_statuses(counts: dict[str, int]) -> dict[str, int]:
     return {status: counts.get(status, 0) for status in SyncStatus.values}
 
 
+def absolute(request, url: str) -> str:
+    """``url`` absolute (a path gets the request's scheme and host), "" for "".
+    Without a request (the schema, a test), as it is."""
+    if not url or request is None or "://" in url:
+        return url
+    return request.build_absolute_uri(url)
+
+
+def artifact_url(request, url: str) -> str:
+    """An artifact's address as the API shows it: absolute, and "" for a link
+    into the Django admin (the sandbox's artifacts) that the request's user
+    cannot open (not staff)."""
+    if url and "://" not in url and url.startswith(reverse("admin:index")):
+        user = getattr(request, "user", None)
+        if not (user is not None and user.is_active and user.is_staff):
+            return ""
+    return absolute(request, url)
+
+
 class ArtifactSerializer(serializers.Serializer):
     key = serializers.CharField(help_text="The artifact's key in its tracker (empty until created).")
-    url = serializers.CharField(help_text="Its address in the tracker (empty if unknown).")
+    url = serializers.CharField(
+        help_text="Its address in the tracker, absolute (empty if unknown, or if it is a page of the Django admin "
+        "and the token's user is not staff)."
+    )
 
 
 class MappingRefSerializer(serializers.Serializer):
@@ -65,15 +98,14 @@ class SyncSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ArtifactSerializer)
     def get_left(self, sync: Synchronization) -> dict:
-        return {"key": sync.left_key, "url": sync.left_url}
+        return {"key": sync.left_key, "url": artifact_url(self.context.get("request"), sync.left_url)}
 
     @extend_schema_field(ArtifactSerializer)
     def get_right(self, sync: Synchronization) -> dict:
-        return {"key": sync.right_key, "url": sync.right_url}
+        return {"key": sync.right_key, "url": artifact_url(self.context.get("request"), sync.right_url)}
 
     def _absolute(self, path: str) -> str:
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request is not None else path
+        return absolute(self.context.get("request"), path)
 
 
 class SyncDetailSerializer(SyncSerializer):
@@ -133,14 +165,10 @@ class OperationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_url(self, operation: Operation) -> str:
-        request = self.context.get("request")
-        path = reverse("api:operation-detail", args=[operation.pk])
-        return request.build_absolute_uri(path) if request is not None else path
+        return absolute(self.context.get("request"), reverse("api:operation-detail", args=[operation.pk]))
 
     def get_console_url(self, operation: Operation) -> str:
-        request = self.context.get("request")
-        path = operation.get_absolute_url()
-        return request.build_absolute_uri(path) if request is not None else path
+        return absolute(self.context.get("request"), operation.get_absolute_url())
 
     def get_requested_by(self, operation: Operation) -> str | None:
         return operation.requested_by.get_username() if operation.requested_by else None
@@ -200,7 +228,30 @@ class StatusCountsSerializer(serializers.Serializer):
 # --- Actions ---------------------------------------------------------------------
 
 
-class SyncFilterSerializer(serializers.Serializer):
+class StrictSerializer(serializers.Serializer):
+    """A body object whose members are only the serializer's fields: an unknown
+    member (a misspelled "dryrun" or "staus", which would otherwise be ignored
+    and the action run on more syncs than meant) is a 400 naming each one
+    (``#/dryrun``, ``#/filter/staus``). Nested StrictSerializers check their own."""
+
+    def to_internal_value(self, data):
+        """The validated members; ValidationError naming every unknown member too."""
+        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, dict) else []
+        errors = {}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not unknown or not isinstance(exc.detail, dict):
+                raise
+            errors = exc.detail
+        known = ", ".join(self.fields)
+        errors |= {name: [f"Not a member of this object (its members: {known})."] for name in unknown}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+
+class SyncFilterSerializer(StrictSerializer):
     """The Syncs tab's filters, for "every sync matching"."""
 
     status = serializers.ChoiceField(choices=SyncStatus.choices, required=False)
@@ -229,7 +280,7 @@ ACTION_EXAMPLES = [
 
 
 @extend_schema_serializer(examples=ACTION_EXAMPLES)
-class ActionRequestSerializer(serializers.Serializer):
+class ActionRequestSerializer(StrictSerializer):
     """An action on chosen syncs (``ids``) or on every sync matching ``filter``
     (bounded by the highest sync id now, or by ``max_id`` from a dry run)."""
 
@@ -332,6 +383,46 @@ class LatestErrorSerializer(serializers.Serializer):
     error_at = serializers.DateTimeField(allow_null=True)
 
 
+class FiringAlertSerializer(serializers.Serializer):
+    """An alert firing now, as the Dashboard's Alerts card lists it."""
+
+    id = serializers.IntegerField(source="pk")
+    title = serializers.CharField(help_text="What is wrong.")
+    detail = serializers.CharField(help_text="More about it (may be empty).")
+    rule = serializers.CharField(source="rule_label", help_text="The rule that fired it (a deleted one says so).")
+    key = serializers.CharField(help_text='What it is about: "mapping:3", "repository:1", "workers", ...')
+    value = serializers.FloatField(help_text="How much: errors, minutes, operations.")
+    started_at = serializers.DateTimeField(help_text="Since when the condition holds.")
+    fired_at = serializers.DateTimeField()
+    link = serializers.SerializerMethodField(help_text="The console page that shows it (absolute; empty: none).")
+
+    def get_link(self, alert) -> str:
+        return absolute(self.context.get("request"), alert.link)
+
+
+class FailingRuleSerializer(serializers.Serializer):
+    """An alert rule whose last evaluation failed."""
+
+    id = serializers.IntegerField(source="pk")
+    name = serializers.CharField()
+    error = serializers.CharField(help_text="Why its last evaluation failed.")
+    error_since = serializers.DateTimeField(allow_null=True, help_text="Since when it fails.")
+
+
+class AlertsCardSerializer(serializers.Serializer):
+    """The Dashboard's Alerts card (alerts.models.dashboard_alerts)."""
+
+    firing = FiringAlertSerializer(many=True, help_text="Alerts firing now, longest-standing first (at most 5).")
+    more = serializers.BooleanField(help_text="Whether more alerts fire than `firing` lists.")
+    failing_rules = FailingRuleSerializer(
+        many=True, source="failing", help_text="Rules that cannot be evaluated: their alerts are not up to date."
+    )
+    history_url = serializers.SerializerMethodField(help_text="The console's alert history.")
+
+    def get_history_url(self, card: dict) -> str:
+        return absolute(self.context.get("request"), reverse("alerts"))
+
+
 class DashboardSerializer(serializers.Serializer):
     """The Dashboard's numbers (syncweb/dashboard.py summary)."""
 
@@ -344,6 +435,7 @@ class DashboardSerializer(serializers.Serializer):
     latest_errors = LatestErrorSerializer(many=True)
     latest_operations = OperationSerializer(many=True)
     mappings_in_trouble = TroubleSerializer(many=True)
+    alerts = AlertsCardSerializer(help_text="The Alerts card: what is firing now and the rules that fail.")
 
     @extend_schema_field(STATUS_COUNTS_SCHEMA)
     def get_status_counts(self, summary: dict) -> dict[str, int]:
@@ -392,21 +484,37 @@ class MetricsSerializer(serializers.Serializer):
     grouped = CellSerializer(many=True, help_text="Weekday × hour, only the cells with synchronizations.")
 
 
+class CalendarDateField(serializers.DateField):
+    """A date YYYY-MM-DD; one written right that the calendar does not have
+    (2026-02-30) is refused saying so, not as a "wrong format"."""
+
+    def to_internal_value(self, value):
+        """The date; ValidationError saying whether the format is wrong or the date does not exist."""
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                raise serializers.ValidationError(f"The date {value} does not exist.", code="invalid") from None
+        return super().to_internal_value(value)
+
+
 class MetricsQuerySerializer(serializers.Serializer):
     """The period (start + days, end + days, or start + end; default: the 31 days
-    ending today) and an optional mapping."""
+    ending today) and an optional mapping. All three of start, end and days is
+    refused (one of them would be ignored)."""
 
-    start = serializers.DateField(required=False, help_text="First day, YYYY-MM-DD.")
-    end = serializers.DateField(required=False, help_text="Last day, YYYY-MM-DD.")
+    start = CalendarDateField(required=False, help_text="First day, YYYY-MM-DD.")
+    end = CalendarDateField(required=False, help_text="Last day, YYYY-MM-DD.")
     days = serializers.IntegerField(required=False, min_value=1, help_text="Length in days, at most 1098.")
     mapping = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID, help_text="A mapping's id.")
 
 
 class SyncListQuerySerializer(serializers.Serializer):
     ordering = serializers.ChoiceField(
-        choices=[("-last_processed_at", "newest processing first"), ("last_processed_at", "oldest first")],
+        choices=list(SYNC_ORDERS),
         required=False,
         default="-last_processed_at",
-        help_text="-last_processed_at (default: last processed first, never processed last) or last_processed_at "
-        "(its reverse). Both are read from an index at any depth.",
+        help_text="The Syncs tab's orders: a column (status, mapping, left, right, title, last_processed_at), "
+        "ascending, or descending with a leading `-`. Default `-last_processed_at`: last processed first. Syncs "
+        "never processed come last in both directions of last_processed_at, as in the tab; ties go by id.",
     )

@@ -3,8 +3,11 @@ the console's FilterSets made strict), calls the function the console calls
 (operations.py, the querysets, syncweb.dashboard, metrics.queries) and answers.
 Bad input is a 400 problem naming the parameter (api/problems.py)."""
 
-from django.urls import reverse
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
+from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status, viewsets
@@ -13,16 +16,27 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from alerts.models import dashboard_alerts
+from api import examples as ex
 from api import serializers as s
 from api.pagination import IdPagination, LogPagination, SyncPagination
 from api.permissions import CanRunActions
-from api.problems import ActionRefused, InvalidParameters
+from api.problems import ActionRefused, InvalidParameters, page_not_found
+from api.schema import LOG_PARAMETERS, METRICS_PARAMETERS
 from metrics import queries
 from metrics.periods import EARLIEST, LATEST, MAX_DAYS, parse_period
 from metrics.views import in_server_zone
 from synchronizations import operations
 from synchronizations.filters import LogFilter, SyncFilter
-from synchronizations.models import LogEntry, Mapping, Operation, Repository, SyncCount, Synchronization
+from synchronizations.models import (
+    SYNC_ORDERS,
+    LogEntry,
+    Mapping,
+    Operation,
+    Repository,
+    SyncCount,
+    Synchronization,
+)
 from syncweb import dashboard
 from syncweb.inputs import parse_id
 
@@ -47,6 +61,34 @@ def valid_query(serializer_class, request) -> dict:
     if not query.is_valid():
         raise InvalidParameters(query.errors)
     return query.validated_data
+
+
+class NoOptions:
+    """OPTIONS is not answered (DRF's metadata described the wrong serializer for
+    the actions; DEFAULT_METADATA_CLASS is None): a 405 problem, and Allow does
+    not list it."""
+
+    http_method_names = [name for name in APIView.http_method_names if name != "options"]
+
+
+class StrictQuery:
+    """Refuses a query parameter the endpoint does not take (a misspelled filter
+    would otherwise be ignored, and a script act on more than it meant): a 400
+    naming each. ``query_parameters`` maps an action ("list", "retrieve", a
+    custom action's name; None for a plain APIView) to the parameters it takes;
+    DRF's ``format`` is always allowed."""
+
+    query_parameters: dict[str | None, tuple[str, ...]] = {}
+
+    def initial(self, request, *args, **kwargs):
+        """DRF's checks (authentication, permissions, rate), then the query's names."""
+        super().initial(request, *args, **kwargs)
+        taken = {"format", *self.query_parameters.get(getattr(self, "action", None), ())}
+        unknown = [name for name in request.query_params if name not in taken]
+        if unknown:
+            takes = ", ".join(sorted(taken - {"format"}))
+            message = f"Not a parameter of this endpoint, which takes {f'only: {takes}' if takes else 'none'}."
+            raise InvalidParameters({name: [message] for name in unknown})
 
 
 class ById:
@@ -74,12 +116,25 @@ LIST_FILTERS += "pattern (an error kind, as the Dashboard lists them). An invali
 @extend_schema_view(
     list=extend_schema(
         summary="List syncs",
-        description="The Syncs tab's list, cursor-paginated (follow `next`). " + LIST_FILTERS,
-        parameters=[s.SyncListQuerySerializer],
+        description="The Syncs tab's list, cursor-paginated (follow `next`), in one of the tab's orders. "
+        + LIST_FILTERS,
+        responses=OpenApiResponse(
+            s.SyncSerializer(many=True),
+            description="A page of syncs in the order asked for; `next` is the following page (null: the last).",
+            examples=ex.example("A page of syncs in error", ex.SYNC),
+        ),
     ),
-    retrieve=extend_schema(summary="One sync", description="A sync with everything its page shows."),
+    retrieve=extend_schema(
+        summary="One sync",
+        description="A sync with everything its page shows.",
+        responses=OpenApiResponse(
+            s.SyncDetailSerializer,
+            description="The sync, with its error's detail and context, its retries and links to its log and page.",
+            examples=ex.example("A sync in error", ex.SYNC_DETAIL),
+        ),
+    ),
 )
-class SyncViewSet(ById, viewsets.ReadOnlyModelViewSet):
+class SyncViewSet(NoOptions, StrictQuery, ById, viewsets.ReadOnlyModelViewSet):
     """Syncs: the list with the Syncs tab's filters, one sync, its log, the counts
     per status, and the bulk actions."""
 
@@ -88,6 +143,11 @@ class SyncViewSet(ById, viewsets.ReadOnlyModelViewSet):
     filterset_class = SyncFilter
     pagination_class = SyncPagination
     queryset = Synchronization.objects.select_related("mapping")
+    query_parameters = {
+        "list": (*SyncFilter.base_filters, "ordering", "cursor", "limit"),
+        "counts": tuple(SyncFilter.base_filters),
+        "log": ("cursor", "limit"),
+    }
 
     def get_queryset(self):
         if self.action == "list":
@@ -98,13 +158,17 @@ class SyncViewSet(ById, viewsets.ReadOnlyModelViewSet):
         return s.SyncDetailSerializer if self.action == "retrieve" else s.SyncSerializer
 
     def list(self, request, *args, **kwargs):
-        self.descending = valid_query(s.SyncListQuerySerializer, request)["ordering"].startswith("-")
+        self.order = SYNC_ORDERS[valid_query(s.SyncListQuerySerializer, request)["ordering"]]
         return super().list(request, *args, **kwargs)
 
     @extend_schema(
         summary="A sync's log",
         description="The sync's log entries, newest first, cursor-paginated.",
-        responses=s.LogEntrySerializer(many=True),
+        responses=OpenApiResponse(
+            s.LogEntrySerializer(many=True),
+            description="A page of the sync's log entries, newest first; `next` is the following page.",
+            examples=ex.example("The sync's latest log entries", ex.LOG_ENTRY),
+        ),
         filters=False,
     )
     @action(detail=True, url_path="log", pagination_class=LogPagination, filter_backends=[])
@@ -118,7 +182,11 @@ class SyncViewSet(ById, viewsets.ReadOnlyModelViewSet):
         summary="Counts per status",
         description="How many syncs are in each status under the filters other than `status` (the Syncs tab's "
         "status links). " + LIST_FILTERS,
-        responses=s.StatusCountsSerializer,
+        responses=OpenApiResponse(
+            s.StatusCountsSerializer,
+            description="Syncs per status (every status present) and their total.",
+            examples=ex.example("Counts of one mapping", {"counts": ex.COUNTS, "total": 10000}),
+        ),
     )
     @action(detail=False, url_path="counts", pagination_class=None)
     def counts(self, request):
@@ -139,8 +207,16 @@ class SyncViewSet(ById, viewsets.ReadOnlyModelViewSet):
         ),
         request=s.ActionRequestSerializer,
         responses={
-            202: OpenApiResponse(s.ActionAcceptedSerializer, description="Recorded and queued."),
-            200: OpenApiResponse(s.DryRunSerializer, description="The dry run's count; nothing changed."),
+            202: OpenApiResponse(
+                s.ActionAcceptedSerializer,
+                description="Recorded and queued: the Operation, and its `url` (also in Location) to poll.",
+                examples=ex.example("Retry accepted", ex.ACCEPTED),
+            ),
+            200: OpenApiResponse(
+                s.DryRunSerializer,
+                description="The dry run's count (0 when nothing matches); nothing changed.",
+                examples=ex.example("A dry run over a filter", ex.DRY_RUN),
+            ),
         },
         filters=False,
     )
@@ -166,7 +242,8 @@ class SyncViewSet(ById, viewsets.ReadOnlyModelViewSet):
             selection = operations.select_matching(filterset.qs, filters, max_id=data.get("max_id"))
         try:
             if data["dry_run"]:
-                operations.check(data["action"], selection)
+                if selection.ids:  # a dry run of an empty selection counts 0; the action itself refuses it
+                    operations.check(data["action"], selection)
             else:
                 operation = operations.submit(data["action"], selection, user=request.user, source=Operation.Source.API)
         except operations.ActionRefused as refusal:
@@ -195,22 +272,53 @@ class SyncViewSet(ById, viewsets.ReadOnlyModelViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List operations", description="Operator actions, newest first, with progress."),
-    retrieve=extend_schema(summary="One operation", description="An operation and its progress."),
+    list=extend_schema(
+        summary="List operations",
+        description="Operator actions, newest first, with progress.",
+        responses=OpenApiResponse(
+            s.OperationSerializer(many=True),
+            description="A page of operations, newest first; `next` is the following page.",
+            examples=ex.example("A running Retry", ex.OPERATION),
+        ),
+    ),
+    retrieve=extend_schema(
+        summary="One operation",
+        description="An operation and its progress.",
+        responses=OpenApiResponse(
+            s.OperationSerializer,
+            description="The operation, its state and progress.",
+            examples=ex.example("A running Retry", ex.OPERATION),
+        ),
+    ),
 )
-class OperationViewSet(ById, viewsets.ReadOnlyModelViewSet):
+class OperationViewSet(NoOptions, StrictQuery, ById, viewsets.ReadOnlyModelViewSet):
     """Operations (operator actions over sets of syncs), without their id lists."""
 
+    query_parameters = {"list": ("cursor", "limit")}
     serializer_class = s.OperationSerializer
     pagination_class = IdPagination
     queryset = Operation.objects.select_related("requested_by").defer("sync_ids")
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List mappings", description="Every mapping, with its counts per status."),
-    retrieve=extend_schema(summary="One mapping"),
+    list=extend_schema(
+        summary="List mappings",
+        description="Every mapping, with its counts per status.",
+        responses=OpenApiResponse(
+            s.MappingSerializer(many=True),
+            description="Every mapping (not paginated).",
+            examples=ex.example("Mappings", ex.MAPPING),
+        ),
+    ),
+    retrieve=extend_schema(
+        summary="One mapping",
+        description="A mapping with its repositories, state and counts per status.",
+        responses=OpenApiResponse(
+            s.MappingSerializer, description="The mapping.", examples=ex.example("A mapping", ex.MAPPING)
+        ),
+    ),
 )
-class MappingViewSet(ById, viewsets.ReadOnlyModelViewSet):
+class MappingViewSet(NoOptions, StrictQuery, ById, viewsets.ReadOnlyModelViewSet):
     """Mappings with their repositories, state and counts per status (SyncCount)."""
 
     serializer_class = s.MappingSerializer
@@ -222,10 +330,24 @@ class MappingViewSet(ById, viewsets.ReadOnlyModelViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List repositories", description="Every repository and its health."),
-    retrieve=extend_schema(summary="One repository"),
+    list=extend_schema(
+        summary="List repositories",
+        description="Every repository and its health.",
+        responses=OpenApiResponse(
+            s.RepositorySerializer(many=True),
+            description="Every repository (not paginated); credentials are never shown.",
+            examples=ex.example("Repositories", ex.REPOSITORY),
+        ),
+    ),
+    retrieve=extend_schema(
+        summary="One repository",
+        description="A repository and its health.",
+        responses=OpenApiResponse(
+            s.RepositorySerializer, description="The repository.", examples=ex.example("A repository", ex.REPOSITORY)
+        ),
+    ),
 )
-class RepositoryViewSet(ById, viewsets.ReadOnlyModelViewSet):
+class RepositoryViewSet(NoOptions, StrictQuery, ById, viewsets.ReadOnlyModelViewSet):
     """Repositories and their health (credentials are never shown)."""
 
     serializer_class = s.RepositorySerializer
@@ -238,11 +360,18 @@ class RepositoryViewSet(ById, viewsets.ReadOnlyModelViewSet):
         summary="List log entries",
         description="Every log entry, newest first, with the Logs tab's filters (level, mapping, sync, since, until, "
         "q), cursor-paginated.",
+        responses=OpenApiResponse(
+            s.LogEntrySerializer(many=True),
+            description="A page of log entries, newest first; `next` is the following page (null: the last).",
+            examples=ex.example("An error entry", ex.LOG_ENTRY),
+        ),
     )
 )
-class LogListView(generics.ListAPIView):
+class LogListView(NoOptions, StrictQuery, generics.ListAPIView):
     """The Logs tab's entries."""
 
+    query_parameters = {None: (*LogFilter.base_filters, "cursor", "limit")}
+    parameter_docs = LOG_PARAMETERS
     serializer_class = s.LogEntrySerializer
     filter_backends = [StrictFilterBackend]
     filterset_class = LogFilter
@@ -250,25 +379,39 @@ class LogListView(generics.ListAPIView):
     queryset = LogEntry.objects.all()
 
 
-class DashboardView(APIView):
+class DashboardView(NoOptions, StrictQuery, APIView):
     """The Dashboard's summary."""
 
-    @extend_schema(summary="The Dashboard", responses=s.DashboardSerializer)
+    @extend_schema(
+        summary="The Dashboard",
+        description="The Dashboard's cards: counts per status, errors of the last 24 hours, throughput, the queue and "
+        "workers, the most frequent errors, the latest errors and operations, the mappings in trouble and the Alerts "
+        "card (alerts firing now, rules that cannot be evaluated).",
+        responses=OpenApiResponse(
+            s.DashboardSerializer, description="The Dashboard now.", examples=ex.example("A day", ex.DASHBOARD)
+        ),
+    )
     def get(self, request):
-        summary = dashboard.summary(timezone.now())
+        summary = {**dashboard.summary(timezone.now()), "alerts": dashboard_alerts()}
         return Response(s.DashboardSerializer(summary, context={"request": request}).data)
 
 
-class MetricsView(APIView):
+class MetricsView(NoOptions, StrictQuery, APIView):
     """The Metrics page's numbers."""
+
+    query_parameters = {None: ("start", "end", "days", "mapping")}
+    parameter_docs = METRICS_PARAMETERS
 
     @extend_schema(
         summary="Metrics of a period",
         description="Created, updated and all synchronizations of the period against the previous period of the same "
         "length, the daily series and the weekday × hour grid: the numbers the Metrics page shows. The period is "
         "start + days, end + days, or start + end (default: the 31 days ending today); at most 1098 days.",
-        parameters=[s.MetricsQuerySerializer],
-        responses=s.MetricsSerializer,
+        responses=OpenApiResponse(
+            s.MetricsSerializer,
+            description="The period's numbers against the previous period's, per day and per weekday × hour.",
+            examples=ex.example("A week", ex.METRICS),
+        ),
     )
     @in_server_zone  # as the page: days and hours of TIME_ZONE, whatever the user's zone
     def get(self, request):
@@ -278,6 +421,15 @@ class MetricsView(APIView):
                 raise InvalidParameters({name: [f"Give a date from {EARLIEST} to {LATEST}."]})
         if query.get("days", 0) > MAX_DAYS:
             raise InvalidParameters({"days": [f"Give at most {MAX_DAYS} days."]})
+        if {"start", "end", "days"} <= set(query):
+            message = "Give two of start, end and days, not all three: one of them would be ignored."
+            raise InvalidParameters({name: [message] for name in ("start", "end", "days")})
+        if "start" in query and "end" in query:
+            start, end = query["start"], query["end"]
+            if end < start:
+                raise InvalidParameters({"end": [f"The end date {end} is before the start date {start}."]})
+            if (end - start).days + 1 > MAX_DAYS:
+                raise InvalidParameters({"end": [f"From {start} to {end} is more than {MAX_DAYS} days."]})
         asked = {name: str(query[name]) for name in ("start", "end", "days") if name in query}
         period, problems = parse_period(asked, timezone.localdate())
         if problems:
@@ -307,3 +459,20 @@ class MetricsView(APIView):
             ],
         }
         return Response(s.MetricsSerializer(data).data)
+
+
+@login_not_required
+@csrf_exempt
+def unknown_path(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any path under /sync/api/ that no route takes: a 404 problem. A console
+    page under /sync/api/ asked for without its trailing slash is redirected as
+    APPEND_SLASH would (the API's own routes take both spellings)."""
+    if request.method in ("GET", "HEAD") and not request.path.endswith("/"):
+        try:
+            match = resolve(request.path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not unknown_path:
+            query = request.META.get("QUERY_STRING", "")
+            return HttpResponsePermanentRedirect(request.path + "/" + (f"?{query}" if query else ""))
+    return page_not_found(request)

@@ -39,6 +39,8 @@ DEBUG = env_bool("DEBUG", False)
 SYNCWEB_PORT = env_int("SYNCWEB_PORT", 8080, minimum=1, maximum=65535)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", socket.gethostname()])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# A refused CSRF check: a problem (JSON) under /sync/api/, Django's page elsewhere.
+CSRF_FAILURE_VIEW = "api.problems.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -185,6 +187,19 @@ STORAGES = {
 REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6390/0", schemes=("redis", "rediss", "unix"))
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
+# The default cache stays in each process; the API's rate limits are counted in
+# Redis so that every web process shares them (api/throttling.py, which counts
+# per process while Redis does not answer: short timeouts keep a request from
+# waiting on it).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "api-throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "syncweb",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    },
+}
 # Results are stored only for tasks that declare ignore_result=False (nothing reads
 # the others); those expire after a day.
 CELERY_TASK_IGNORE_RESULT = True
@@ -314,7 +329,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["api.permissions.CanView"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser, refusing a body nested too deeply to parse (a 400, not a RecursionError).
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser"],
+    # No OPTIONS answers describing the serializers (they described the wrong one): 405.
+    "DEFAULT_METADATA_CLASS": None,
     # Every answer is JSON, whatever the Accept header asks.
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.negotiation.AlwaysJson",
     "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
@@ -333,6 +351,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/sync/api/v1",
+    # Each operation once, at its canonical path (api/urls.py answers without the slash too).
+    "PREPROCESSING_HOOKS": ["api.schema.canonical_paths"],
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "SyncStatusEnum": "synchronizations.models.SyncStatus",

@@ -25,3 +25,10 @@ urlpatterns = [
     # synchronizations/urls.py; Metrics in metrics/urls.py.
     path("sync/", views.dashboard_page, name="dashboard"),
 ]
+
+# Under /sync/api/ every answer is JSON: these answer problem details there
+# (api/problems.py) and the console's pages elsewhere.
+handler400 = "api.problems.bad_request"
+handler403 = "api.problems.permission_denied"
+handler404 = "api.problems.page_not_found"
+handler500 = "api.problems.server_error"

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from metrics import rollup
 from metrics.models import EventKind
-from synchronizations.models import LogEntry, Operation, Synchronization, SyncStatus
+from synchronizations.models import SYNC_ORDERS, LogEntry, Operation, Synchronization, SyncStatus
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -130,17 +130,34 @@ def test_the_list_is_in_the_syncs_tabs_order_and_pages_by_cursor(api_as, data):
     assert first["results"][0]["mapping"]["name"] in ("Web ↔ QA", "Ops ↔ Dev")
 
 
-def test_the_reverse_order_starts_with_the_never_processed(api_as, data):
+def test_the_ascending_order_puts_the_never_processed_last_as_the_tab_does(api_as, data):
     client = api_as("viewer")
     first = client.get(f"{API}/syncs/", {"ordering": "last_processed_at", "limit": 1}).json()
-    assert first["results"][0]["id"] == data["never"].pk
     rest = client.get(first["next"] + "&limit=10").json()["results"]
-    assert [row["id"] for row in rest] == [
-        sync.pk
-        for sync in sorted(
-            Synchronization.objects.exclude(last_processed_at=None), key=lambda x: (x.last_processed_at, x.pk)
-        )
-    ]
+    processed = sorted(
+        Synchronization.objects.exclude(last_processed_at=None), key=lambda x: (x.last_processed_at, x.pk)
+    )
+    assert [row["id"] for row in first["results"] + rest] == [sync.pk for sync in processed] + [data["never"].pk]
+
+
+@pytest.mark.parametrize("ordering", list(SYNC_ORDERS))
+def test_every_order_of_the_syncs_tab_pages_as_the_tab_does(api_as, client_as, viewer, data, ordering):
+    factories.sync(data["web"], "WEB-5", SyncStatus.PENDING, last_processed_at=None, title="Title of WEB-1")
+    factories.sync(data["ops"], "OPS-2", title="Title of WEB-1")
+    client = api_as("viewer")
+    ids, url, params = [], f"{API}/syncs/", {"ordering": ordering, "limit": 2}
+    while url:
+        page = client.get(url, params).json()
+        ids += [row["id"] for row in page["results"]]
+        url, params = page["next"], None
+    tab = client_as(viewer).get("/sync/syncs/", {"sort": ordering, "per_page": 100})
+    assert ids == [row.record.pk for row in tab.context["table"].paginated_rows]
+
+
+def test_the_schema_offers_every_order_of_the_tab(client):
+    schema = client.get("/sync/api/schema/?format=json").json()
+    ordering = next(p for p in schema["paths"]["/sync/api/v1/syncs/"]["get"]["parameters"] if p["name"] == "ordering")
+    assert set(ordering["schema"]["enum"]) == set(SYNC_ORDERS)
 
 
 def test_the_filters_are_the_syncs_tabs(api_as, data):
@@ -159,7 +176,7 @@ def test_the_filters_are_the_syncs_tabs(api_as, data):
     "params, parameter",
     [({"status": "broken"}, "status"), ({"mapping": "²"}, "mapping"), ({"mapping": "999999"}, "mapping"),
      ({"limit": "0"}, "limit"), ({"limit": "9" * 30}, "limit"), ({"cursor": "nonsense"}, "cursor"),
-     ({"cursor": "0001-01-01T00:00:00+14:00|1"}, "cursor"), ({"ordering": "title"}, "ordering")],
+     ({"cursor": "0001-01-01T00:00:00+14:00|1"}, "cursor"), ({"ordering": "--title"}, "ordering")],
 )  # fmt: skip
 def test_a_bad_parameter_is_a_400_naming_it(api_as, data, params, parameter):
     body = problem_of(api_as("viewer").get(f"{API}/syncs/", params), 400)
@@ -407,3 +424,198 @@ def test_a_token_over_its_rate_gets_a_429_problem(api_as, settings):
     body = problem_of(response, 429)
     assert body["code"] == "throttled" and int(response["Retry-After"]) > 0 and body["retry_after"] > 0
     assert other.get(f"{API}/mappings/").status_code == 200  # per token
+
+
+# --- Found by a user trial ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["[" * 1000 + "]" * 1000, '{"action": ' + "[" * 1000 + "]" * 1000 + "}", '{"ids": ' + "[" * 40 + "]" * 40 + "}"],
+)
+def test_a_body_nested_too_deeply_is_a_400_naming_the_body(api_as, data, body):
+    response = api_as("operator").post(f"{API}/syncs/actions/", body, content_type="application/json")
+    assert "body" in problem_of(response, 400)["detail"]
+    assert Operation.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "body, pointers",
+    [({"action": "retry", "ids": [1], "dryrun": True}, ["#/dryrun"]),
+     ({"action": "retry", "filter": {"staus": "error"}, "dry_run": True}, ["#/filter/staus"]),
+     ({"action": "retry", "filter": {"mapping_id": 3, "status": "error"}, "dryrun": 1},
+      ["#/dryrun", "#/filter/mapping_id"])],
+)  # fmt: skip
+def test_an_unknown_body_member_is_a_400_naming_each_and_changes_nothing(api_as, data, body, pointers):
+    problem = problem_of(api_as("operator").post_json(f"{API}/syncs/actions/", body), 400)
+    assert sorted(error["pointer"] for error in problem["errors"]) == pointers
+    assert Operation.objects.count() == 0
+    assert Synchronization.objects.get(pk=data["error"].pk).retry_count == 0
+
+
+@pytest.mark.parametrize(
+    "url", ["/syncs/?staus=error", "/syncs/counts/?staus=error", "/syncs/1/?status=error", "/syncs/1/log/?level=error",
+            "/operations/?status=x", "/mappings/?name=x", "/repositories/1/?x=1", "/logs/?levl=error",
+            "/dashboard/?x=1", "/metrics/?mapping_id=3", "/syncs/actions/?dry_run=true"],
+)  # fmt: skip
+def test_an_unknown_query_parameter_is_a_400_naming_it(api_as, data, url):
+    client = api_as("operator")
+    response = (
+        client.post_json(API + url, {"action": "retry", "ids": [1]}) if "actions" in url else client.get(API + url)
+    )
+    name = url.split("?")[1].split("=")[0]
+    assert [error["parameter"] for error in problem_of(response, 400)["errors"]] == [name]
+    assert Operation.objects.count() == 0
+
+
+def test_drfs_format_parameter_is_taken(api_as, data):
+    assert api_as("viewer").get(f"{API}/syncs/", {"format": "json", "status": "error"}).status_code == 200
+
+
+def test_a_body_over_the_upload_limit_is_a_413_problem_without_a_traceback(api_as, data, caplog):
+    body = '{"action": "retry", "ids": [' + ", ".join(["1"] * 1_000_000) + "]}"
+    assert len(body) > 3_000_000
+    response = api_as("operator").post(f"{API}/syncs/actions/", body, content_type="application/json")
+    assert problem_of(response, 413)["code"] == "too_large"
+    assert not [record for record in caplog.records if record.exc_info]
+
+
+@pytest.mark.parametrize(
+    "path", ["/sync/api/v1/", "/sync/api/v1/nothing/", "/sync/api/v1/syncs/1/log/extra/", "/sync/api/",
+             "/sync/api/v2/syncs/"],
+)  # fmt: skip
+def test_an_unknown_path_under_the_api_is_a_404_problem(api_as, path):
+    client = api_as("viewer")
+    assert problem_of(client.get(path), 404)["code"] == "not_found"
+    problem_of(client.post(path, {}, content_type="application/json"), 404)
+
+
+def test_a_console_page_under_the_api_still_gets_its_slash(client_as, viewer):
+    assert client_as(viewer).get("/sync/api/tokens")["Location"] == "/sync/api/tokens/"
+
+
+def test_a_server_error_under_the_api_is_a_500_problem(api_as, monkeypatch):
+    from django.test import Client
+
+    from syncweb import dashboard
+
+    def broken(now):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(dashboard, "summary", broken)
+    client = api_as("viewer")
+    browser = Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Bearer {client.token}")
+    body = problem_of(browser.get(f"{API}/dashboard/"), 500)
+    assert "a bug" not in body["detail"]
+
+
+def test_a_session_post_without_csrf_to_a_plain_view_under_the_api_is_a_403_problem(operator):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(operator)
+    assert problem_of(browser.post("/sync/api/v1/nothing/"), 404)  # the catch-all needs no CSRF
+    assert problem_of(browser.post("/sync/api/schema/"), 405)
+
+
+def test_the_api_answers_without_the_trailing_slash(api_as, data, django_capture_on_commit_callbacks):
+    client = api_as("operator")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post_json(f"{API}/syncs/actions", {"action": "retry", "ids": [data["error"].pk]})
+    assert response.status_code == 202 and response.json()["url"].endswith("/")
+    assert Operation.objects.count() == 1
+    assert client.get(f"{API}/syncs/{data['error'].pk}").json()["id"] == data["error"].pk
+    for path in ("/syncs", "/syncs/counts", "/operations", "/mappings", "/repositories", "/logs", "/dashboard",
+                 "/metrics", f"/syncs/{data['error'].pk}/log"):  # fmt: skip
+        assert client.get(API + path).status_code == 200, path
+    assert client.get("/sync/api/schema?format=json").status_code == 200
+
+
+def test_options_is_a_405_problem(api_as):
+    client = api_as("operator")
+    for path in ("/syncs/actions/", "/syncs/", "/metrics/"):
+        response = client.options(API + path)
+        assert problem_of(response, 405)["code"] == "method_not_allowed"
+        assert "OPTIONS" not in response["Allow"]
+
+
+def test_a_dry_run_that_matches_nothing_counts_0(api_as, data):
+    client = api_as("operator")
+    body = {"action": "retry", "filter": {"status": "ignored"}}
+    response = client.post_json(f"{API}/syncs/actions/", {**body, "dry_run": True})
+    assert response.status_code == 200 and response.json()["count"] == 0
+    assert client.post_json(f"{API}/syncs/actions/", {"action": "retry", "ids": [999999], "dry_run": True}).json()[
+        "unknown_ids"
+    ] == [999999]
+    problem_of(client.post_json(f"{API}/syncs/actions/", body), 409)
+    assert Operation.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "params, parameters, says",
+    [({"start": "2026-05-10", "end": "2026-05-01"}, ["end"],
+      "The end date 2026-05-01 is before the start date 2026-05-10."),
+     ({"start": "2026-02-30"}, ["start"], "The date 2026-02-30 does not exist."),
+     ({"end": "2026-13-01"}, ["end"], "The date 2026-13-01 does not exist."),
+     ({"start": "2020-01-01", "end": "2026-01-01"}, ["end"], "more than 1098 days"),
+     ({"start": "2026-05-01", "end": "2026-05-03", "days": "3"}, ["start", "end", "days"], "not all three")],
+)  # fmt: skip
+def test_a_bad_period_says_what_is_wrong_for_the_api(api_as, params, parameters, says):
+    body = problem_of(api_as("viewer").get(f"{API}/metrics/", params), 400)
+    assert [error["parameter"] for error in body["errors"]] == parameters
+    assert says in body["detail"] and "default period" not in body["detail"]
+
+
+def test_the_dashboard_has_the_alerts_card(api_as, data):
+    from alerts.models import Alert, Rule
+
+    rule = Rule.objects.create(name="Errors per mapping", kind=Rule.Kind.values[0])
+    Rule.objects.create(
+        name="Broken rule", kind=Rule.Kind.values[0], error="no such mapping", error_since=timezone.now()
+    )
+    now = timezone.now()
+    for n in range(6):
+        Alert.objects.create(rule=rule, key=f"mapping:{n}", title=f"Alert {n}", link="/sync/syncs/?status=error",
+                             started_at=now - timedelta(minutes=10 - n), fired_at=now)  # fmt: skip
+    Alert.objects.create(rule=rule, key="x", title="Cleared", state=Alert.State.RESOLVED, started_at=now, fired_at=now)
+    card = api_as("viewer").get(f"{API}/dashboard/").json()["alerts"]
+    assert [alert["title"] for alert in card["firing"]] == [f"Alert {n}" for n in range(5)] and card["more"] is True
+    assert card["firing"][0]["link"] == "http://testserver/sync/syncs/?status=error"
+    assert card["firing"][0]["rule"] == "Errors per mapping"
+    assert [rule["name"] for rule in card["failing_rules"]] == ["Broken rule"]
+    assert card["history_url"] == "http://testserver/sync/alerts/"
+
+
+@pytest.mark.parametrize(
+    "query, hidden",
+    [("token=swt_abcdef123456_s3cr3t", "s3cr3t"), ("x=swt_abcdef123456_s3cr3t", "s3cr3t"),
+     ("api_key=hunter2", "hunter2"), ("password=hunter2", "hunter2"), ("client_secret=hunter2", "hunter2")],
+)  # fmt: skip
+def test_a_secret_in_the_query_is_never_echoed(api_as, client, query, hidden):
+    urls = [f"{API}/syncs/?{query}", f"/sync/api/v1/nothing/?{query}", f"/sync/api/metrics?{query}"]
+    for response in [client.get(url) for url in urls] + [api_as("viewer").get(urls[0])]:
+        assert response.status_code >= 400
+        assert hidden not in response.content.decode()
+        assert "[removed]" in response.json()["instance"]
+
+
+def test_a_token_in_the_path_is_never_echoed(client):
+    body = problem_of(client.get("/sync/api/v1/swt_abcdef123456_s3cr3t/"), 404)
+    assert "s3cr3t" not in body["instance"]
+
+
+def test_artifact_urls_are_absolute_and_admin_links_only_for_staff(api_as, data):
+    Synchronization.objects.filter(pk=data["ok"].pk).update(left_url="/sync/admin/synchronizations/sandboxartifact/7/change/",
+                                                           right_url="/issues/8")  # fmt: skip
+    viewer = api_as("viewer").get(f"{API}/syncs/{data['ok'].pk}/").json()
+    assert viewer["left"]["url"] == "" and viewer["right"]["url"] == "http://testserver/issues/8"
+    admin = api_as("admin").get(f"{API}/syncs/", {"q": "WEB-1"}).json()["results"][0]
+    assert admin["left"]["url"] == "http://testserver/sync/admin/synchronizations/sandboxartifact/7/change/"
+    for sync in api_as("operator").get(f"{API}/syncs/").json()["results"]:
+        for url in (sync["url"], sync["left"]["url"], sync["right"]["url"]):
+            assert url == "" or url.startswith("http://testserver/") or url.startswith("https://")
+
+
+def test_an_unknown_parameter_with_an_empty_name_is_a_400(api_as):
+    body = problem_of(api_as("viewer").get(f"{API}/syncs/counts/?=x&status=error"), 400)
+    assert [error["parameter"] for error in body["errors"]] == [""]

@@ -34,6 +34,68 @@ def test_the_schema_is_public_and_describes_every_endpoint(client):
 
 
 @pytest.mark.django_db
+def test_every_parameter_has_a_description_and_an_example_and_every_2xx_answer_too(client):
+    schema = client.get("/sync/api/schema/?format=json").json()
+    faults = []
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            for parameter in operation.get("parameters", []):
+                name = f"{method} {path} {parameter['name']}"
+                if len(parameter.get("description", "").split()) < 3:
+                    faults.append(f"{name}: no description")
+                if "example" not in parameter and not parameter.get("examples"):
+                    faults.append(f"{name}: no example")
+            for code, answer in operation["responses"].items():
+                if code.startswith("2"):
+                    if not answer.get("description"):
+                        faults.append(f"{method} {path} {code}: no description")
+                    if not all(
+                        content.get("examples") or "example" in content for content in answer["content"].values()
+                    ):
+                        faults.append(f"{method} {path} {code}: no example")
+    assert faults == []
+
+
+@pytest.mark.django_db
+def test_the_counts_document_their_filters(client):
+    schema = client.get("/sync/api/schema/?format=json").json()
+    parameters = schema["paths"]["/sync/api/v1/syncs/counts/"]["get"]["parameters"]
+    assert {parameter["name"] for parameter in parameters} == {"status", "mapping", "q", "pattern"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("version", ["%00", "a%0d%0aX:1", "a%22b", "2"])
+def test_a_version_the_api_does_not_have_is_a_400_problem_and_never_a_header(client, version):
+    response = client.get(f"/sync/api/schema/?version={version}")
+    assert response.status_code == 400 and response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"][0]["parameter"] == "version"
+    assert "X" not in response.headers.get("Content-Disposition", "")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query, suffix", [("", "yaml"), ("?format=json", "json"), ("?format=json&version=1", "json")])
+def test_the_schema_has_a_fixed_file_name(client, query, suffix):
+    response = client.get(f"/sync/api/schema/{query}")
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == f'inline; filename="syncweb-api.{suffix}"'
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "method, query, status, parameter",
+    [("post", "", 405, None), ("delete", "?format=json", 405, None), ("get", "?format=bogus", 400, "format"),
+     ("get", "?lang=xx", 400, "lang")],
+)  # fmt: skip
+def test_the_schemas_errors_are_json_problems(client, method, query, status, parameter):
+    response = getattr(client, method)(f"/sync/api/schema/{query}")
+    assert response.status_code == status and response["Content-Type"] == "application/problem+json"
+    body = response.json()  # JSON, not YAML
+    assert body["status"] == status and body["detail"]
+    if parameter:
+        assert body["errors"][0]["parameter"] == parameter
+
+
+@pytest.mark.django_db
 def test_the_docs_page_needs_a_login(client):
     assertRedirects(client.get("/sync/api/docs/"), "/sync/login/?next=/sync/api/docs/")
 

@@ -135,3 +135,15 @@ def test_a_signed_in_viewer_may_read_it(client_as, viewer, data, settings):
 
 def test_it_refuses_a_post(api_as, data):
     assert api_as("viewer").post(URL).status_code == 405
+
+
+@pytest.mark.parametrize("method", ["post", "delete", "put", "patch"])
+def test_another_method_is_a_405_problem_not_a_csrf_page(client_as, viewer, method):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(viewer)
+    for client in (browser, Client()):
+        response = getattr(client, method)(URL)
+        assert response.status_code == 405 and response["Content-Type"] == "application/problem+json"
+        assert response["Allow"] == "GET, HEAD" and response.json()["code"] == "method_not_allowed"

@@ -133,3 +133,14 @@ def test_an_admin_revokes_tokens_in_bulk(client_as, admin_user, viewer):
 
 def test_operators_cannot_reach_the_tokens_admin(client_as, operator):
     assert client_as(operator).get("/sync/admin/api/apitoken/").status_code == 302
+
+
+def test_an_admin_cannot_make_a_token_that_has_already_expired(client_as, admin_user, viewer):
+    past = timezone.localtime(timezone.now() - timedelta(days=1))
+    response = client_as(admin_user).post(
+        "/sync/admin/api/apitoken/add/",
+        {"user": viewer.pk, "name": "late", "expires_at_0": past.date().isoformat(), "expires_at_1": "12:00:00"},
+    )
+    assert response.status_code == 200
+    assert "has already passed" in str(response.context["adminform"].form.errors["expires_at"])
+    assert not ApiToken.objects.exists()

@@ -3,7 +3,7 @@
 
 from django import template
 
-from alerts.models import Alert, Rule
+from alerts.models import dashboard_alerts
 
 register = template.Library()
 
@@ -12,5 +12,4 @@ register = template.Library()
 def alerts_card(limit: int = 5) -> dict:
     """The firing alerts (up to ``limit``, longest-standing first), whether more fire,
     and the rules that cannot be evaluated (their alerts are not up to date). Two queries."""
-    firing = list(Alert.objects.firing()[: limit + 1])
-    return {"firing": firing[:limit], "more": len(firing) > limit, "failing": Rule.objects.failing()}
+    return dashboard_alerts(limit)
