@@ -12,12 +12,10 @@ from urllib.parse import quote
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 
 from accounts.roles import assign_role
-from api.pagination import SyncPagination, SyncPosition
 from bench.dataset import HEAVY_SYNC, vacuum
 from synchronizations.models import DEFAULT_SYNC_ORDER, LAST_PROCESSED_DESC, SyncCursor, Synchronization
 
@@ -78,10 +76,9 @@ def pages() -> list[Page]:
 
 def api_cursor(rows: int = 10_000) -> str:
     """The API's cursor after the first ``rows`` syncs of its default order (what
-    following ``next`` 200 times gives), URL-encoded."""
-    ordered = Synchronization.objects.order_by(LAST_PROCESSED_DESC, F("id").desc())
-    moment, pk = ordered.values_list("last_processed_at", "pk")[rows - 1]
-    return quote(SyncPagination().write(SyncPosition(moment, pk)))
+    following ``next`` 200 times gives), URL-encoded: the Syncs tab's own cursor,
+    which the API pages by."""
+    return quote(syncs_tab_cursor(rows))
 
 
 def clients() -> dict[str, Client]:

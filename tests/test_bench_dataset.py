@@ -65,3 +65,17 @@ def test_it_refuses_a_database_with_data_of_its_own():
     with pytest.raises(dataset.NotABenchDatabase):
         dataset.prepare("small")
     assert Synchronization.objects.filter(left_key="REAL-1").exists()
+
+
+def test_the_deep_page_cursors_of_the_bench_are_followed_by_the_tab_and_the_api(client_as, operator):
+    """bench/scenarios.py builds its deep-page URLs from the cursors the pages make
+    (it broke once when the API's cursor changed; CI's bench smoke run found it)."""
+    from bench import scenarios
+
+    mapping = factories.mapping()
+    syncs = [factories.sync(mapping, f"B-{n}") for n in range(3)]
+    client = client_as(operator)
+    tab = client.get(f"/sync/syncs/?after={scenarios.quote(scenarios.syncs_tab_cursor(rows=1))}")
+    api = client.get(f"/sync/api/v1/syncs/?cursor={scenarios.api_cursor(rows=1)}")
+    assert tab.status_code == api.status_code == 200
+    assert len(api.json()["results"]) == len(syncs) - 1
