@@ -4,9 +4,15 @@ table; a missed target carries its reason in ``note`` (from MISSED)."""
 # Why a target is missed, where the reason is known (README "Benchmarks").
 MISSED: dict[str, str] = {
     "engine_syncs_per_second": (
-        "missed: each sync is about 16 SQL statements built one by one by the ORM (claim, read, the "
-        "sandbox's key and change number, the new artifact, finish, event, rollup, log), 4-5 ms of Python "
-        "per sync on this machine; claiming and writing a job's syncs together is the way to 500/s"
+        "missed: a job of 100 syncs is 18 statements; the rest is Python: the model instances of the bulk "
+        "INSERTs (log entry, sync event, sandbox artifact) and their values, the merge and the baseline"
+    ),
+    "syncs_search": (
+        "missed: the matches come from the search index quickly; reading each match's status (counts) and "
+        "last-processed time (order) is a primary-key lookup per match"
+    ),
+    "api_syncs_search": (
+        "missed: as syncs_search, a primary-key lookup per match for its status and last-processed time"
     ),
     "admin_ratio_syncs_mapping_status": (
         "missed: on PostgreSQL the admin's two COUNT(*) are index-only scans of a vacuumed table (about "
@@ -18,8 +24,7 @@ MISSED: dict[str, str] = {
         "is Django's request cycle at 12-13 ms, of which its SQL is 3 ms"
     ),
     "admin_ratio_syncs_search": (
-        "missed: PostgreSQL finds the matches from the trigram index but orders them by walking the "
-        "last-processed index and probing each (the planner's choice for LIMIT 51)"
+        "missed: on PostgreSQL our search reads each match's row by its primary key (see syncs_search)"
     ),
     "bulk_retry_post": (
         "missed: reading the 100,000 ids (an index-only scan that still visits the table for rows changed "
@@ -27,8 +32,8 @@ MISSED: dict[str, str] = {
         "about 45 ms) is most of it"
     ),
     "bulk_retry_done": (
-        "missed: PostgreSQL rewrites every index entry of a row whose indexed column (the status) changes "
-        "- no HOT update - so each retried sync costs 7 index insertions plus its log entry"
+        "missed: per chunk of 5,000 one UPDATE, one INSERT of log entries and 50 jobs queued; on PostgreSQL "
+        "a row whose status changes gets a new entry in every index (no HOT update); not profiled further"
     ),
 }
 
