@@ -22,7 +22,7 @@ from api import serializers as s
 from api.pagination import IdPagination, LogPagination, SyncPagination
 from api.permissions import CanRunActions
 from api.problems import ActionRefused, InvalidParameters, page_not_found
-from api.schema import LOG_PARAMETERS, METRICS_PARAMETERS
+from api.schema import LOG_PARAMETERS, METRICS_PARAMETERS, QUERY_PARAMETERS
 from metrics import queries
 from metrics.periods import EARLIEST, LATEST, MAX_DAYS, parse_period
 from metrics.views import in_server_zone
@@ -73,7 +73,9 @@ class NoOptions:
 
 class StrictQuery:
     """Refuses a query parameter the endpoint does not take (a misspelled filter
-    would otherwise be ignored, and a script act on more than it meant): a 400
+    would otherwise be ignored, and a script act on more than it meant), and an
+    empty value of a parameter the schema types as a number, a time or a choice
+    (``mapping=``: the schema says integer, so it is not "no filter"): a 400
     naming each. ``query_parameters`` maps an action ("list", "retrieve", a
     custom action's name; None for a plain APIView) to the parameters it takes;
     DRF's ``format`` is always allowed."""
@@ -89,6 +91,19 @@ class StrictQuery:
             takes = ", ".join(sorted(taken - {"format"}))
             message = f"Not a parameter of this endpoint, which takes {f'only: {takes}' if takes else 'none'}."
             raise InvalidParameters({name: [message] for name in unknown})
+        documented = {**QUERY_PARAMETERS, **getattr(self, "parameter_docs", {})}
+        empty = [
+            name
+            for name, values in request.query_params.lists()
+            if "" in values and name in documented and not _free_text(documented[name])
+        ]
+        if empty:
+            raise InvalidParameters({name: ["Empty: give a value, or leave the parameter out."] for name in empty})
+
+
+def _free_text(parameter) -> bool:
+    """Whether a documented query parameter takes any text, the empty one included."""
+    return parameter.type is str and not parameter.enum
 
 
 class ById:
