@@ -9,6 +9,7 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from metrics.periods import EARLIEST, LATEST, MAX_DAYS
 from synchronizations import operations
 from synchronizations.models import (
     SYNC_ORDERS,
@@ -507,6 +508,32 @@ class MetricsQuerySerializer(serializers.Serializer):
     end = CalendarDateField(required=False, help_text="Last day, YYYY-MM-DD.")
     days = serializers.IntegerField(required=False, min_value=1, help_text="Length in days, at most 1098.")
     mapping = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID, help_text="A mapping's id.")
+
+    def _in_range(self, day: date) -> date:
+        if not EARLIEST <= day <= LATEST:
+            raise serializers.ValidationError(f"Give a date from {EARLIEST} to {LATEST}.")
+        return day
+
+    validate_start = validate_end = _in_range
+
+    def validate_days(self, days: int) -> int:
+        if days > MAX_DAYS:
+            raise serializers.ValidationError(f"Give at most {MAX_DAYS} days.")
+        return days
+
+    def validate(self, attrs: dict) -> dict:
+        """Two of start, end and days at most; an end not before the start, at most
+        MAX_DAYS after it (metrics.periods' bounds, named per parameter)."""
+        if {"start", "end", "days"} <= set(attrs):
+            message = "Give two of start, end and days, not all three: one of them would be ignored."
+            raise serializers.ValidationError({key: [message] for key in ("start", "end", "days")})
+        if "start" in attrs and "end" in attrs:
+            start, end = attrs["start"], attrs["end"]
+            if end < start:
+                raise serializers.ValidationError({"end": [f"The end date {end} is before the start date {start}."]})
+            if (end - start).days + 1 > MAX_DAYS:
+                raise serializers.ValidationError({"end": [f"From {start} to {end} is more than {MAX_DAYS} days."]})
+        return attrs
 
 
 class SyncListQuerySerializer(serializers.Serializer):
