@@ -128,6 +128,6 @@ def test_check_finds_a_missing_scope_and_a_missing_field(harness):
 
 
 def test_an_unknown_kind_has_no_connector(db):
-    repository = Repository.objects.create(name="J", kind="jira")
-    with pytest.raises(PermanentError, match="kind 'jira', which has no connector yet"):
+    repository = Repository.objects.create(name="J", kind="youtrack")
+    with pytest.raises(PermanentError, match="kind 'youtrack', which has no connector yet"):
         connector_for(repository)
