@@ -68,8 +68,7 @@ class FakeTracker:
         self.faults: list[Response] = []
         self.lock = threading.RLock()
         self.routes = [
-            getattr(self, name).route
-            + (getattr(self, name),)
+            (*getattr(self, name).route, getattr(self, name))
             for name in dir(type(self))
             if hasattr(getattr(type(self), name), "route")
         ]
