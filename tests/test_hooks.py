@@ -756,3 +756,25 @@ def test_a_delivery_makes_a_real_worker_detect_at_once(celery_worker, sandbox):
         "the worker to run the mapping's change detection",
     )
     assert Delivery.objects.count() == 1
+
+
+# --- Key rotation ---------------------------------------------------------------------------
+
+
+def test_rotating_the_keys_carries_the_webhook_secrets_along(settings, capsys):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    repository = make_repository("github")
+    old = credentials.keys()[0].decode()
+    new = credentials.new_key()
+    settings.SYNCWEB_CREDENTIAL_KEYS = [new, old]
+    call_command("rotate_webhook_secrets", "--dry-run")
+    assert "1 webhook secret(s) can be re-encrypted" in capsys.readouterr().out
+    call_command("rotate_webhook_secrets")
+    settings.SYNCWEB_CREDENTIAL_KEYS = [new]
+    assert Webhook.objects.get(pk=repository.pk).secret_value() == SECRET
+    settings.SYNCWEB_CREDENTIAL_KEYS = [credentials.new_key()]
+    with pytest.raises(CommandError, match="1 webhook secret"):
+        call_command("rotate_webhook_secrets")
+    assert f"'{repository.name}': no key in force decrypts its webhook secret" in capsys.readouterr().out
