@@ -8,3 +8,10 @@ class HooksConfig(AppConfig):
 
     name = "hooks"
     verbose_name = "Webhooks"
+
+    def ready(self):
+        # Here: the models cannot load before the app registry is ready (an import cycle with it).
+        from hooks.models import Webhook
+        from synchronizations import credentials
+
+        credentials.register(Webhook, "secret", lambda row: f"the webhook secret of repository {row.pk}")

@@ -769,12 +769,12 @@ def test_rotating_the_keys_carries_the_webhook_secrets_along(settings, capsys):
     old = credentials.keys()[0].decode()
     new = credentials.new_key()
     settings.SYNCWEB_CREDENTIAL_KEYS = [new, old]
-    call_command("rotate_webhook_secrets", "--dry-run")
-    assert "1 webhook secret(s) can be re-encrypted" in capsys.readouterr().out
-    call_command("rotate_webhook_secrets")
+    call_command("rotate_credentials", "--dry-run")
+    assert "1 secret(s) can be re-encrypted" in capsys.readouterr().out
+    call_command("rotate_credentials")
     settings.SYNCWEB_CREDENTIAL_KEYS = [new]
     assert Webhook.objects.get(pk=repository.pk).secret_value() == SECRET
     settings.SYNCWEB_CREDENTIAL_KEYS = [credentials.new_key()]
-    with pytest.raises(CommandError, match="1 webhook secret"):
-        call_command("rotate_webhook_secrets")
-    assert f"'{repository.name}': no key in force decrypts its webhook secret" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="1 secret"):
+        call_command("rotate_credentials")
+    assert f"the webhook secret of repository {repository.pk}: no key in force decrypts it" in capsys.readouterr().out
