@@ -15,9 +15,10 @@ A delivery goes through these steps, the first that fails answering (Answer):
 5. Change detection of each mapping with a side on the repository that may detect now
    (Mapping.detection_waits(): enabled, both repositories enabled and healthy, no
    Retry-After pending) is queued by task name (jobs.DETECT_MAPPING), the path beat's
-   polling takes, so one detection per mapping at a time and the cursors hold: a
-   detection already running makes this one a no-op (that one, or the next poll,
-   reads the change).
+   polling takes, so one detection per mapping at a time and the cursors hold. The
+   mapping is also marked (``detection_requested_at``): a detection already running
+   makes the queued one a no-op and may have read the side before the change, so
+   beat's next round (every SYNCWEB_TICK seconds) detects again once it ends.
 6. In the same transaction the delivery is recorded (repository, delivery id) once:
    a redelivery is answered 200 "duplicate" and starts nothing. When the broker does
    not take a message, the transaction is rolled back and the answer is 503 with
@@ -146,6 +147,9 @@ def receive(repository_id: int | None, headers: Headers[str, str], body: bytes, 
                 if not jobs.send(jobs.DETECT_MAPPING, mapping_id):
                     raise _NotQueued
             Webhook.objects.filter(pk=repository.pk).update(last_received_at=now, last_event=event)
+            # Also asked of beat: a detection of the mapping running now makes the
+            # one queued above a no-op, and may have read the side before the change.
+            Mapping.objects.filter(pk__in=due).update(detection_requested_at=now)
             Delivery.objects.prune(now)
     except IntegrityError:
         return Answer(

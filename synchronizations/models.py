@@ -213,6 +213,10 @@ class Mapping(models.Model):
     )
     last_full_scan_at = models.DateTimeField(null=True, blank=True, editable=False)
     rescan_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A tracker told us of a change (a webhook, hooks/receive.py): detection is due at
+    # once, even while one runs (that one may have read the side already); cleared by
+    # the detection that started after it was set.
+    detection_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = MappingQuerySet.as_manager()
 

@@ -598,11 +598,12 @@ def test_a_delivery_costs_the_same_few_queries_whatever_the_number_of_mappings(
         for number in range(mappings):
             other = Repository.objects.create(name=f"S{mappings}-{number}", kind="sandbox")
             mapping_between(repository, other)
-        with django_assert_max_num_queries(7), CaptureQueriesContext(connection) as queries:
+        with django_assert_max_num_queries(8), CaptureQueriesContext(connection) as queries:
             assert deliver(client, repository).status_code == 202
         counts.append(len(queries))
     # The repository and its webhook, the mappings, then in one transaction (two
-    # savepoint statements in a test): the record, the webhook's time, the pruning.
+    # savepoint statements in a test): the record, the webhook's time, the mappings'
+    # detection requests, the pruning.
     assert counts[0] == counts[1]
     assert len(detections(sent)) == 7
 
@@ -778,3 +779,32 @@ def test_rotating_the_keys_carries_the_webhook_secrets_along(settings, capsys):
     with pytest.raises(CommandError, match="1 secret"):
         call_command("rotate_credentials")
     assert f"the webhook secret of repository {repository.pk}: no key in force decrypts it" in capsys.readouterr().out
+
+
+# --- A delivery while the mapping detects ---------------------------------------------
+
+
+def test_a_delivery_while_the_mapping_detects_makes_it_due_again_once_that_detection_ends(
+    client, sent, sandbox, monkeypatch
+):
+    """The running detection may have read the side before the change: the delivery
+    leaves a request that outlives it, and only a detection started after the
+    request clears it (beat's next round runs that one)."""
+    from synchronizations.engine import detect
+
+    repository = make_repository("github")
+    mapping = mapping_between(repository, sandbox, detection_interval=3600)
+
+    def read_side_while_a_delivery_comes(mapping, side, outcome, *, from_start):
+        if side == "left":
+            assert deliver(client, repository).status_code == 202
+        return True
+
+    monkeypatch.setattr(detect, "_read_side", read_side_while_a_delivery_comes)
+    assert detect.detect_changes(mapping.pk).ran
+    assert mapping.pk in detect.mappings_due()  # just detected, interval an hour: due for the delivery alone
+
+    monkeypatch.setattr(detect, "_read_side", lambda *args, **kwargs: True)
+    assert detect.detect_changes(mapping.pk).ran
+    assert mapping.pk not in detect.mappings_due()
+    assert Mapping.objects.get(pk=mapping.pk).detection_requested_at is None
