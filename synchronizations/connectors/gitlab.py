@@ -576,7 +576,13 @@ class GitLabConnector(HttpConnector):
             params["updated_after"] = format_time(after, micro=True)
         if before is not None:
             params["updated_before"] = format_time(before, micro=True)
-        response = self.request("GET", self._issues_path(project_id), params=params)
+        where = f"project {project_id}"  # a 403 there is the scope's, not the repository's
+        try:
+            response = self.request("GET", self._issues_path(project_id), key=where, params=params)
+        except ArtifactDeleted as exc:  # the project went away since it was looked up
+            raise PermanentError(
+                f"Project {project_id} no longer answers in '{self.repository.name}'", exc.detail
+            ) from None
         issues = response.json()
         if not isinstance(issues, list):
             raise PermanentError(f"'{self.repository.name}' answered a list of issues with something else")

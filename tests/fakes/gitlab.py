@@ -39,8 +39,9 @@ user and IP rate limits). What it does, as GitLab documents or does it:
 
 Helpers a test calls directly (no HTTP): ``add_user``, ``add_token``,
 ``add_project``, ``move_project``, ``add_label``, ``add_milestone``, ``edit`` (an
-edit by someone else), ``delete_issue``; ``clock`` (a callable giving the time
-every write takes) may be replaced to put several writes in one instant.
+edit by someone else), ``delete_issue``, ``rate_limit``; ``clock`` (a callable giving
+the time every write takes) may be replaced to put several writes in one instant,
+and ``after_list`` (a callable) runs after each issue list is answered.
 """
 
 import itertools
@@ -117,6 +118,9 @@ class FakeGitLab(FakeTracker):
         self.group_labels: dict[str, dict[str, int]] = {}  # group path -> name -> id
         self.ids = itertools.count(1)
         self.clock = lambda: datetime.now(UTC)
+        # Called (with the project) after each issue list is answered: a test edits
+        # issues while a connector reads the list.
+        self.after_list = None
         self.limit: tuple[int, float] | None = None
         self.window: tuple[float, int] = (0.0, 0)  # (start, requests in it)
 
@@ -390,7 +394,10 @@ class FakeGitLab(FakeTracker):
         if sort not in ("asc", "desc"):
             raise _Refusal(Response(400, {"error": "sort does not have a valid value"}))
         issues.sort(key=lambda issue: (issue[order], issue["id"]), reverse=sort == "desc")
-        return self._page(request, [self._issue_json(project, issue) for issue in issues])
+        response = self._page(request, [self._issue_json(project, issue) for issue in issues])
+        if self.after_list is not None:
+            self.after_list(project)
+        return response
 
     @route("GET", rf"{_PROJECT}/issues/(?P<iid>[^/]+)")
     def get_issue(self, request: Request) -> Response:
