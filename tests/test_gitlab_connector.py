@@ -4,6 +4,7 @@ state events, self-managed base URLs, projects by path and by id, rate limits, s
 versions, change detection across pages and within one instant, and GitLab's
 refusals. The first tests need no server: they read the connector's own formats."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -467,3 +468,58 @@ def test_changes_within_the_second_of_the_cursor_are_not_missed(fake, connector)
 def test_an_unreadable_cursor_starts_from_the_beginning(connector):
     created = connector.create("acme/web", {"title": "one"})
     assert [a.key for a in connector.changed_since("acme/web", "not a cursor").artifacts] == [created.key]
+
+
+# --- the fake answers as GitLab documents it ------------------------------------------
+
+
+@pytest.fixture
+def api(fake):
+    with httpx.Client(base_url=f"{fake.url}/api/v4", headers={"PRIVATE-TOKEN": fake.token}) as client:
+        yield client
+
+
+def test_the_fake_pages_with_gitlabs_headers_and_shows_milliseconds(fake, api):
+    for i in range(5):
+        api.post(f"/projects/{encoded('acme/web')}/issues", json={"title": f"n{i}"}).raise_for_status()
+    answer = api.get(f"/projects/{encoded('acme/web')}/issues", params={"per_page": 2, "page": 2})
+    assert [issue["iid"] for issue in answer.json()] == [3, 2]  # created_at desc by default
+    headers = answer.headers
+    assert (headers["x-page"], headers["x-next-page"], headers["x-prev-page"]) == ("2", "3", "1")
+    assert (headers["x-total"], headers["x-total-pages"]) == ("5", "3")
+    assert 'rel="next"' in headers["link"] and 'rel="last"' in headers["link"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", answer.json()[0]["updated_at"])
+    moment = answer.json()[0]["updated_at"]
+    after = api.get(f"/projects/{encoded('acme/web')}/issues", params={"updated_after": moment})
+    assert 3 in [issue["iid"] for issue in after.json()]  # inclusive: the issue of that very time
+    assert api.get(f"/projects/{encoded('acme/web')}/issues", params={"updated_after": "soon"}).json() == {
+        "error": "updated_after is invalid"
+    }
+
+
+def test_the_fake_refuses_as_gitlab_does(fake, api):
+    web = f"/projects/{encoded('acme/web')}"
+    assert api.get("/projects/acme/web/issues").status_code == 404  # an unencoded path matches no route
+    assert api.post(f"{web}/issues", json={}).json() == {"error": "title is missing"}
+    assert api.post(f"{web}/issues", json={"title": " "}).json() == {"message": {"title": ["can't be blank"]}}
+    assert api.get(f"{web}/issues/9").json() == {"message": "404 Issue Not Found"}
+    assert api.get("/user", headers={"PRIVATE-TOKEN": "wrong"}).status_code == 401
+    fake.move_project(project(fake), "acme/website")
+    moved = api.get(web)
+    assert moved.status_code == 301 and moved.headers["location"].endswith(
+        f"/api/v4/projects/{project(fake, 'acme/website').id}"
+    )
+    assert api.post(f"{web}/issues", json={"title": "t"}).status_code == 405
+    fake.rate_limit(1)
+    api.get("/user")
+    limited = api.get("/user")
+    assert (limited.status_code, limited.text) == (429, "Retry later")
+    assert {"retry-after", "ratelimit-reset", "ratelimit-resettime", "ratelimit-remaining"} <= set(limited.headers)
+
+
+def test_an_unreachable_gitlab_fails_get_many_as_a_whole(make_connector):
+    from trackers import free_port
+
+    connector = make_connector(base_url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(TransientError):
+        connector.get_many(["acme/web#1", "acme/ops#2"])
