@@ -90,3 +90,4 @@ def sandbox_harness(db) -> Harness:
 
 # Kind -> the name of the fixture that makes its Harness.
 HARNESSES = {"sandbox": "sandbox_harness", "redmine": "redmine_harness", "roundup": "roundup_harness"}
+HARNESSES["gitlab"] = "gitlab_harness"
