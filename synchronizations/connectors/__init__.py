@@ -5,6 +5,7 @@ import threading
 import time
 
 from synchronizations.connectors.base import Artifact, Changes, Connector
+from synchronizations.connectors.github import GitHubConnector
 from synchronizations.connectors.redmine import RedmineConnector
 from synchronizations.connectors.roundup import RoundupConnector
 from synchronizations.connectors.sandbox import SandboxConnector
@@ -14,6 +15,7 @@ REGISTRY: dict[str, type[Connector]] = {
     SandboxConnector.kind: SandboxConnector,
     RedmineConnector.kind: RedmineConnector,
     RoundupConnector.kind: RoundupConnector,
+    GitHubConnector.kind: GitHubConnector,
 }
 
 
