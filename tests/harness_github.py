@@ -110,8 +110,72 @@ def github_repository(fake: FakeGitHub, *, name: str = "", token: str = TOKEN, *
     return repository
 
 
+def live_github(environ=os.environ) -> dict | None:
+    """The user's own GitHub to run the conformance suite against instead of the fake
+    (opt-in): ``SYNCWEB_CONFORMANCE_GITHUB_TOKEN`` (a token that may write issues),
+    ``SYNCWEB_CONFORMANCE_GITHUB_SCOPE`` (two repositories the suite may fill with
+    test issues, ``owner/repo-a,owner/repo-b``; each needs the labels ``bug`` and
+    ``enhancement``, as new repositories have) and ``SYNCWEB_CONFORMANCE_GITHUB_URL``
+    (optional, default https://api.github.com; a server's ``https://HOST/api/v3``).
+    None when none of them is set; a test failure naming what is missing when some
+    are."""
+    names = ("URL", "TOKEN", "SCOPE")
+    given = {name: environ.get(f"SYNCWEB_CONFORMANCE_GITHUB_{name}", "").strip() for name in names}
+    if not any(given.values()):
+        return None
+    scopes = [scope.strip() for scope in given["SCOPE"].split(",") if scope.strip()]
+    if not given["TOKEN"] or len(scopes) != 2:
+        pytest.fail(
+            "To run the conformance suite against your own GitHub, set SYNCWEB_CONFORMANCE_GITHUB_TOKEN and "
+            "SYNCWEB_CONFORMANCE_GITHUB_SCOPE=owner/repo-a,owner/repo-b (two repositories it may fill with test "
+            "issues); SYNCWEB_CONFORMANCE_GITHUB_URL is optional (default https://api.github.com)."
+        )
+    return {"url": given["URL"] or "https://api.github.com", "token": given["TOKEN"], "scopes": scopes}
+
+
+def _live_harness(live: dict) -> Harness:
+    """The conformance suite's harness on the user's own GitHub (see live_github()).
+    Writes are spaced by a second, as GitHub asks; pages are of 10 issues, so that
+    reading past a page creates only 12."""
+    scope, other = live["scopes"]
+    owner = scope.split("/")[0]
+
+    def make(**changes) -> Connector:
+        repository = Repository(
+            name=f"GitHub live conformance {next(_numbers)}",
+            kind=Repository.Kind.GITHUB,
+            base_url=changes.get("base_url", live["url"]),
+            settings={"page_size": 10, "write_interval": 1},
+        )
+        repository.set_secret(changes.get("token", live["token"]))
+        repository.save()
+        return connector_for(repository)
+
+    return Harness(
+        connector=make(),
+        scope=scope,
+        other_scope=other,
+        title="title",
+        base={"body": "Made by syncweb's conformance suite.", "labels": ["bug"]},
+        edit={"status": "not_planned", "labels": ["bug", "enhancement"]},
+        invalid={"title": "x" * 300},
+        invalid_field="title",
+        missing_key=f"{scope}#999999999",
+        unreachable=lambda: make(base_url=f"http://127.0.0.1:{free_port()}"),
+        refused=lambda: make(token="github_pat_" + "0" * 30),
+        page_size=10,
+        checks_scopes=True,
+        missing_scope=f"{owner}/syncweb-conformance-no-such-repository",
+    )
+
+
 @pytest.fixture
-def github_harness(db, github_fake) -> Harness:
+def github_harness(request, db) -> Harness:
+    """The fake's harness, or the user's own GitHub's when live_github() says so."""
+    live = live_github()
+    if live:
+        return _live_harness(live)
+    github_fake = request.getfixturevalue("github_fake")
     repository = github_repository(github_fake, name=f"GitHub conformance {next(_numbers)}")
 
     def variant(**changes) -> Connector:

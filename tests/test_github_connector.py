@@ -46,6 +46,7 @@ from tests.harness_github import (
     TOKEN,
     build_scene,
     github_repository,
+    live_github,
     openapi_check,
 )
 
@@ -713,6 +714,14 @@ def test_a_tarball_whose_integrity_differs_is_refused(monkeypatch, tmp_path):
     monkeypatch.setattr(github_openapi_module.urllib.request, "urlopen", offline)
     with pytest.raises(Unavailable, match="Network is unreachable"):
         github_openapi_module.description_file(tmp_path)
+
+
+def test_the_conformance_suite_runs_against_your_own_github_when_asked():
+    assert live_github({}) is None
+    live = live_github({"SYNCWEB_CONFORMANCE_GITHUB_TOKEN": "t", "SYNCWEB_CONFORMANCE_GITHUB_SCOPE": "me/a, me/b"})
+    assert live == {"url": "https://api.github.com", "token": "t", "scopes": ["me/a", "me/b"]}
+    with pytest.raises(pytest.fail.Exception, match="SYNCWEB_CONFORMANCE_GITHUB_SCOPE=owner/repo-a,owner/repo-b"):
+        live_github({"SYNCWEB_CONFORMANCE_GITHUB_TOKEN": "t", "SYNCWEB_CONFORMANCE_GITHUB_SCOPE": "me/a"})
 
 
 def _exchange(method, path, status, body, query=None, headers=None, request_body=b""):
