@@ -43,6 +43,7 @@ class OpenAPICheck:
         self.reason = reason
 
     def problems(self, exchanges) -> list[str]:
+        """What the description does not allow in ``exchanges`` ([] when it is missing)."""
         return self.description.problems(exchanges) if self.description else []
 
 

@@ -266,8 +266,9 @@ def test_a_name_that_does_not_exist_is_refused_naming_field_and_value_before_wri
 
 
 def test_names_are_matched_as_github_matches_them_and_looked_up_again_when_missing(connector, github_fake, monkeypatch):
-    created = connector.create(SCOPE, {"title": "t", "labels": ["BUG"], "assignees": ["Alice"]})
+    created = connector.create(SCOPE, {"title": "t", "labels": ["BUG", "bug"], "assignees": ["Alice", "alice"]})
     assert created.fields["labels"] == ["bug"] and created.fields["assignees"] == ["alice"]
+    assert connector.update(created.key, {"labels": ["Bug", "BUG"]}, created.version) == created  # nothing to write
     with pytest.raises(FieldRefused):
         connector.update(created.key, {"labels": ["triaged"]}, created.version)
     github_fake.repo(OWNER, "web").labels["triaged"] = {

@@ -232,9 +232,11 @@ class Scope:
 
     @property
     def path(self) -> str:
+        """The repository's path in the API: ``/repos/owner/repo``."""
         return f"/repos/{self.owner}/{self.repo}"
 
     def same(self, other: "Scope") -> bool:
+        """Whether ``other`` names the same repository (GitHub's names ignore case)."""
         return (self.owner.casefold(), self.repo.casefold()) == (other.owner.casefold(), other.repo.casefold())
 
     def __str__(self) -> str:
@@ -248,6 +250,7 @@ def parse_key(key: str) -> tuple[Scope, int] | None:
 
 
 def make_key(scope: Scope, number: int) -> str:
+    """The key of issue ``number`` of ``scope``: ``owner/repo#42``."""
     return f"{scope}#{number}"
 
 
@@ -274,6 +277,7 @@ def parse_time(text: str) -> datetime:
 
 
 def format_instant(moment: datetime) -> str:
+    """``moment`` as GitHub writes times and takes ``since``: UTC, whole seconds."""
     return moment.astimezone(UTC).strftime(_INSTANT)
 
 
@@ -308,7 +312,7 @@ class Cursor:
         if self.since is None:
             return ""
         text = format_instant(self.since)
-        entries = [f"{number}.{digest}" for number, digest in sorted(self.seen.items())]
+        entries = [f"{number}.{short}" for number, short in sorted(self.seen.items())]
         if entries:
             room = CURSOR_CHARS - len(text) - 1
             kept, used = [], 0
@@ -381,6 +385,7 @@ class _ConditionalCache:
         self.lock = threading.Lock()
 
     def get(self, url: str) -> _Kept | None:
+        """The answer kept for ``url``, None if none is."""
         with self.lock:
             kept = self.items.get(url)
             if kept is not None:
@@ -388,6 +393,7 @@ class _ConditionalCache:
             return kept
 
     def put(self, url: str, kept: _Kept) -> None:
+        """Keeps ``kept`` for ``url``, dropping the least recently used past ``max_bytes``."""
         with self.lock:
             old = self.items.pop(url, None)
             if old is not None:
@@ -408,6 +414,7 @@ class _Page:
     server_now: datetime | None
 
     def next_url(self) -> str | None:
+        """The ``rel="next"`` URL of the Link header, None on the last page."""
         for url, rel in _LINK.findall(self.link or ""):
             if rel == "next":
                 return url
@@ -437,6 +444,7 @@ class _Names:
         return found
 
     def names(self) -> list[str]:
+        """Every name, sorted, as the repository spells them."""
         if self._values is None:
             self._fill()
         return sorted(name for name, _ in self._values.values())
@@ -465,6 +473,7 @@ class _ChangeReader:
         self.pages = 0
 
     def read(self) -> None:
+        """Reads from ``since`` to the end of the list, or until enough is read (see the class)."""
         since = self.since
         while True:
             page = self._page(since, 1)
@@ -472,7 +481,9 @@ class _ChangeReader:
             if len(items) < self.connector.page_size:
                 self.complete = True
                 return
-            first, last = _second(items[0]), _second(items[-1])
+            # The page's first and last seconds (as GitHub sorts them; min and max, so
+            # that a page out of order still moves the keyset forward).
+            first, last = min(_second(item) for item in items), max(_second(item) for item in items)
             if last == first:
                 # A whole page in one second: read that second to its end by page number.
                 if self._read_crowded(first):
@@ -514,7 +525,7 @@ class _ChangeReader:
             found |= {item["number"] for item in page.data if _second(item) == second}
             if len(page.data) < self.connector.page_size:
                 return found, True
-            if _second(page.data[-1]) > second:
+            if any(_second(item) > second for item in page.data):
                 return found, False
             number += 1
 
@@ -663,7 +674,9 @@ class GitHubConnector(HttpConnector):
             where = response.headers.get("Location", "")
             if key and parse_key(key):
                 return ArtifactDeleted(
-                    key, name, f"It was transferred to another repository ({where or 'not said where'}).\n{detail}"
+                    key,
+                    name,
+                    f"It was transferred to another repository ({where or 'not said where'}).\n{detail}"[:2000],
                 )
             return PermanentError(
                 f"'{name}' answered that {response.request.url.path} moved (HTTP 301): the repository was renamed "
@@ -1117,7 +1130,7 @@ class GitHubConnector(HttpConnector):
             if state == "closed" and reason:
                 payload["state_reason"] = reason
         if LABELS in fields:
-            payload["labels"] = [self._label(target, name) for name in _names(fields[LABELS])]
+            payload["labels"] = _unique(self._label(target, name) for name in _names(fields[LABELS]))
         if ASSIGNEES in fields and ASSIGNEE in fields:
             first = _names(fields[ASSIGNEE])
             if first and first[0].casefold() not in {name.casefold() for name in _names(fields[ASSIGNEES])}:
@@ -1125,7 +1138,9 @@ class GitHubConnector(HttpConnector):
                     ASSIGNEE, fields[ASSIGNEE], f"{fields[ASSIGNEE]!r} is not one of the assignees written"
                 )
         if ASSIGNEES in fields:
-            payload["assignees"] = [self._assignee(target, ASSIGNEES, login) for login in _names(fields[ASSIGNEES])]
+            payload["assignees"] = _unique(
+                self._assignee(target, ASSIGNEES, login) for login in _names(fields[ASSIGNEES])
+            )
         elif ASSIGNEE in fields:
             payload["assignees"] = [self._assignee(target, ASSIGNEE, login) for login in _names(fields[ASSIGNEE])[:1]]
         if MILESTONE in fields:
@@ -1145,9 +1160,7 @@ class GitHubConnector(HttpConnector):
                 continue
             if name == "body" and value == now[BODY]:
                 continue
-            if name == "labels" and sorted(value, key=str.casefold) == now[LABELS]:
-                continue
-            if name == "assignees" and sorted(value, key=str.casefold) == now[ASSIGNEES]:
+            if name in ("labels", "assignees") and {v.casefold() for v in value} == {v.casefold() for v in now[name]}:
                 continue
             if name == "milestone" and value == ((current.get("milestone") or {}).get("number")):
                 continue
@@ -1172,7 +1185,7 @@ class GitHubConnector(HttpConnector):
         now = self._fields(written)
         for name, value in fields.items():
             if name in (LABELS, ASSIGNEES):
-                expected, shown = sorted(n.casefold() for n in _names(value)), sorted(n.casefold() for n in now[name])
+                expected, shown = {n.casefold() for n in _names(value)}, {n.casefold() for n in now[name]}
             elif name == ASSIGNEE:
                 expected, shown = "".join(_names(value)[:1]).casefold(), now[ASSIGNEE].casefold()
             elif name in (STATE, STATUS, MILESTONE):
@@ -1288,6 +1301,14 @@ def _names(value: Any) -> list[str]:
     """A list field's names: a list as it is, one text as one name, "" and None as none."""
     items = value if isinstance(value, list) else [value]
     return [str(item).strip() for item in items if item not in (None, "") and str(item).strip()]
+
+
+def _unique(names: Iterable[str]) -> list[str]:
+    """``names`` without repeats (GitHub's names ignore case), in order."""
+    unique: dict[str, str] = {}
+    for name in names:
+        unique.setdefault(name.casefold(), name)
+    return list(unique.values())
 
 
 def _whole_seconds(issues: list[dict], limit: int, complete: bool) -> tuple[list[dict], datetime | None]:

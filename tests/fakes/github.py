@@ -82,15 +82,18 @@ def stamp(moment: datetime | None) -> str | None:
 
 
 def node_id(kind: str, ident: int) -> str:
+    """A node id of the form GitHub's GraphQL ids take (opaque)."""
     return base64.b64encode(f"0:{kind}{ident}".encode()).decode()
 
 
 def error(status: int, message: str, documentation_url: str = DOCS, headers: dict | None = None) -> Response:
+    """GitHub's error answer: ``{message, documentation_url, status}``."""
     return Response(status, {"message": message, "documentation_url": documentation_url, "status": str(status)},
                     dict(headers or {}))  # fmt: skip
 
 
 def validation_failed(*errors: dict, message: str = "Validation Failed") -> Response:
+    """A 422 with GitHub's ``errors: [{resource, field, code, ...}]``."""
     body = {"message": message, "documentation_url": DOCS, "status": "422"}
     if errors:
         body["errors"] = list(errors)
@@ -99,6 +102,8 @@ def validation_failed(*errors: dict, message: str = "Validation Failed") -> Resp
 
 @dataclass
 class User:
+    """A GitHub account."""
+
     login: str
     id: int = field(default_factory=lambda: next(_ids))
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -106,6 +111,8 @@ class User:
 
 @dataclass
 class Token:
+    """A personal access token: its user, whether it may write issues, its primary rate limit."""
+
     login: str | None  # None: anonymous
     write: bool = True  # the token may write issues (fine-grained "Issues: write"; classic "repo")
     limit: int = HOURLY_LIMIT
@@ -113,6 +120,7 @@ class Token:
     reset: int = 0  # epoch seconds
 
     def refill(self) -> None:
+        """A new hour: the whole limit again."""
         if self.reset <= time.time():
             self.remaining = self.limit
             self.reset = int(time.time()) + 3600
@@ -120,6 +128,8 @@ class Token:
 
 @dataclass
 class Milestone:
+    """A repository's milestone."""
+
     number: int
     title: str
     state: str = "open"
@@ -132,6 +142,8 @@ class Milestone:
 
 @dataclass
 class Issue:
+    """An issue, or a pull request (``pull_request``), as the fake keeps it."""
+
     number: int
     title: str
     user: str
@@ -154,6 +166,8 @@ class Issue:
 
 @dataclass
 class Repo:
+    """A repository: its collaborators' roles, labels, milestones and issues."""
+
     owner: str
     name: str
     private: bool = False
@@ -168,9 +182,11 @@ class Repo:
 
     @property
     def full_name(self) -> str:
+        """``owner/name``."""
         return f"{self.owner}/{self.name}"
 
     def role(self, login: str | None) -> str | None:
+        """The role of ``login`` here (the owner is admin), None for none."""
         if login is None:
             return None
         if login.casefold() == self.owner.casefold():
@@ -178,11 +194,14 @@ class Repo:
         return self.roles.get(login.casefold())
 
     def label(self, name: str) -> dict | None:
+        """The label named ``name`` (ignoring case), None if there is none."""
         return self.labels.get(name.casefold())
 
 
 @dataclass
 class Exchange:
+    """One request and the answer the fake gave it."""
+
     request: Request
     response: Response
 
@@ -213,10 +232,12 @@ class FakeGitHub(FakeTracker):
     # --- the scene ----------------------------------------------------------------------
 
     def add_user(self, login: str) -> User:
+        """The user ``login``, made if need be."""
         with self.lock:
             return self.users.setdefault(login.casefold(), User(login))
 
     def add_token(self, token: str, login: str, write: bool = True) -> Token:
+        """A token of ``login`` (``write``: it may write issues), with a full hour's limit."""
         with self.lock:
             self.add_user(login)
             self.tokens[token] = Token(login, write=write, reset=int(time.time()) + 3600)
@@ -233,6 +254,8 @@ class FakeGitHub(FakeTracker):
         milestones: tuple[str, ...] = ("v1.0", "v2.0"),
         roles: dict[str, str] | None = None,
     ) -> Repo:
+        """A repository of ``owner`` with ``labels``, ``milestones`` and its
+        collaborators' ``roles`` (login -> read, triage, write, maintain or admin)."""
         with self.lock:
             self.add_user(owner)
             repo = Repo(owner, name, private=private, has_issues=has_issues)
@@ -248,6 +271,7 @@ class FakeGitHub(FakeTracker):
             return repo
 
     def add_milestone(self, owner: str, name: str, title: str, state: str = "open") -> Milestone:
+        """A milestone of the repository."""
         with self.lock:
             repo = self.repo(owner, name)
             milestone = Milestone(len(repo.milestones) + 1, title, state=state, creator=repo.owner)
@@ -255,9 +279,11 @@ class FakeGitHub(FakeTracker):
             return milestone
 
     def repo(self, owner: str, name: str) -> Repo:
+        """The repository ``owner/name`` (names ignore case)."""
         return self.repos[(owner.casefold(), name.casefold())]
 
     def issue(self, owner: str, name: str, number: int) -> Issue:
+        """Issue ``number`` of the repository."""
         return self.repo(owner, name).issues[number]
 
     def add_issue(self, owner: str, name: str, title: str, by: str | None = None, **fields) -> Issue:
@@ -288,10 +314,12 @@ class FakeGitHub(FakeTracker):
             return issue
 
     def delete_issue(self, owner: str, name: str, number: int) -> None:
+        """The issue deleted, as an administrator deletes one in GitHub: its number answers 410."""
         with self.lock:
             self.issue(owner, name, number).deleted = True
 
     def transfer_issue(self, owner: str, name: str, number: int, to_owner: str, to_name: str) -> Issue:
+        """The issue transferred to another repository: its old number answers 301 there."""
         with self.lock:
             old = self.issue(owner, name, number)
             moved = self.add_issue(to_owner, to_name, old.title, by=old.user, body=old.body)
@@ -363,9 +391,11 @@ class FakeGitHub(FakeTracker):
     # --- the server -----------------------------------------------------------------------
 
     def not_found_body(self, request: Request) -> object:
+        """GitHub's 404 body."""
         return {"message": "Not Found", "documentation_url": DOCS, "status": "404"}
 
     def dispatch(self, request: Request) -> Response:
+        """Answers ``request`` as GitHub would (or with a queued fault), and records the exchange."""
         with self.lock:
             if self.faults:
                 response = super().dispatch(request)  # a queued fault, as it is
@@ -716,6 +746,7 @@ class FakeGitHub(FakeTracker):
 
     @route("GET", r"/user")
     def get_user(self, request: Request) -> Response:
+        """users/get-authenticated."""
         if request.login is None:
             return error(401, "Requires authentication")
         body = self._user_json(request.login)
@@ -730,6 +761,7 @@ class FakeGitHub(FakeTracker):
 
     @route("GET", REPO)
     def get_repo(self, request: Request) -> Response:
+        """repos/get."""
         repo = self._visible(request)
         if isinstance(repo, Response):
             return repo
@@ -737,6 +769,7 @@ class FakeGitHub(FakeTracker):
 
     @route("GET", REPO + r"/issues")
     def list_issues(self, request: Request) -> Response:
+        """issues/list-for-repo."""
         repo = self._visible(request)
         if isinstance(repo, Response):
             return repo
@@ -791,6 +824,7 @@ class FakeGitHub(FakeTracker):
 
     @route("GET", REPO + r"/issues/(?P<number>[0-9]+)")
     def get_issue(self, request: Request) -> Response:
+        """issues/get."""
         repo = self._visible(request)
         if isinstance(repo, Response):
             return repo
@@ -801,6 +835,7 @@ class FakeGitHub(FakeTracker):
 
     @route("POST", REPO + r"/issues")
     def create_issue(self, request: Request) -> Response:
+        """issues/create."""
         repo = self._visible(request)
         if isinstance(repo, Response):
             return repo
@@ -823,6 +858,7 @@ class FakeGitHub(FakeTracker):
 
     @route("PATCH", REPO + r"/issues/(?P<number>[0-9]+)")
     def update_issue(self, request: Request) -> Response:
+        """issues/update."""
         repo = self._visible(request)
         if isinstance(repo, Response):
             return repo
@@ -924,6 +960,7 @@ class FakeGitHub(FakeTracker):
 
     @route("GET", REPO + r"/labels")
     def list_labels(self, request: Request) -> Response:
+        """issues/list-labels-for-repo."""
         repo = self._visible(request)
         if isinstance(repo, Response):
             return repo
@@ -932,6 +969,7 @@ class FakeGitHub(FakeTracker):
 
     @route("GET", REPO + r"/milestones")
     def list_milestones(self, request: Request) -> Response:
+        """issues/list-milestones."""
         repo = self._visible(request)
         if isinstance(repo, Response):
             return repo
@@ -943,6 +981,7 @@ class FakeGitHub(FakeTracker):
 
     @route("GET", REPO + r"/assignees")
     def list_assignees(self, request: Request) -> Response:
+        """issues/list-assignees."""
         repo = self._visible(request)
         if isinstance(repo, Response):
             return repo

@@ -88,6 +88,7 @@ def description_file(cache: Path = CACHE) -> Path:
         json.loads(content)  # whole and readable, or nothing is kept
         with tempfile.NamedTemporaryFile(dir=cache, delete=False) as partial:
             partial.write(content)
+        Path(partial.name).chmod(0o644)
         Path(partial.name).replace(target)
         record.write_text(hashlib.sha256(content).hexdigest())
     return target
@@ -208,6 +209,8 @@ OAS30Validator = validators.extend(
 
 @dataclass
 class Operation:
+    """One operation of the description: its method, path template and JSON pointer."""
+
     method: str
     template: str
     pointer: str  # JSON pointer of the operation in the description
@@ -241,9 +244,11 @@ class Description:
 
     @classmethod
     def load(cls, cache: Path = CACHE) -> "Description":
+        """The description, fetched on first use (description_file())."""
         return cls(json.loads(description_file(cache).read_bytes()))
 
     def operation(self, method: str, path: str) -> Operation | None:
+        """The operation serving ``method`` on ``path`` (the most literal template first), or None."""
         for pattern, _, operation in self._operations:
             if operation.method == method and pattern.match(path):
                 return operation
@@ -260,6 +265,7 @@ class Description:
         return found
 
     def check(self, request, response) -> list[str]:
+        """What the description does not allow in one request and its answer, in words."""
         operation = self.operation(request.method, request.path)
         problems = []
         if operation is None:
