@@ -5,7 +5,7 @@ the test (tests/fakes/github_openapi.py; a test whose fake gave an answer the
 description does not allow fails at teardown, saying which and why).
 
 Where the description cannot be downloaded, the tests still run and the check is
-skipped, saying why (test_github_openapi.py's test of the check skips with the
+skipped, saying why (test_github_connector.py's test of the check skips with the
 reason); with ``CI`` set, that is a failure instead: CI must run the check."""
 
 import itertools

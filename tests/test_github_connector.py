@@ -3,8 +3,8 @@ GitHub's API (tests/fakes/github.py, its answers checked against GitHub's OpenAP
 description at each test's end: tests/harness_github.py): fields both ways, names
 refused before writing, pull requests, deleted and moved issues, rate limits,
 conditional requests, concurrent edits, change detection by ``since``, get_many,
-GitHub Enterprise Server. The first tests need no fake: they read the connector's
-own formats. The last ones test the OpenAPI check itself."""
+GitHub Enterprise Server, and the engine syncing a sandbox with it. The first tests
+need no fake: they read the connector's own formats."""
 
 import io
 import json
@@ -25,6 +25,8 @@ from synchronizations.connectors.github import (
     parse_key,
     web_base,
 )
+from synchronizations.engine import process
+from synchronizations.engine.detect import detect_changes
 from synchronizations.engine.errors import (
     ArtifactDeleted,
     ConflictError,
@@ -33,7 +35,7 @@ from synchronizations.engine.errors import (
     RepositoryError,
     TransientError,
 )
-from synchronizations.models import Repository
+from synchronizations.models import Mapping, Repository, SandboxArtifact, Synchronization, SyncStatus
 from tests.fakes import Request, Response
 from tests.fakes import github_openapi as github_openapi_module
 from tests.fakes.github import FakeGitHub
@@ -761,3 +763,50 @@ def test_the_check_finds_what_the_description_does_not_allow(github_openapi, git
         ),
     ]
     assert description.problems(fine) == []
+
+
+# --- with the engine -------------------------------------------------------------------------------
+
+
+def test_the_engine_syncs_a_sandbox_with_github_both_ways(db, github_fake):
+    """Detection and processing as workers run them, between the sandbox and the fake."""
+    sandbox = Repository.objects.create(name="Sandbox", kind="sandbox", settings={"key_prefix": "L"})
+    mapping = Mapping.objects.create(
+        name="Sandbox to GitHub",
+        left=sandbox,
+        left_scope="WEB",
+        right=github_repository(github_fake),
+        right_scope=SCOPE,
+        field_map=[
+            {"left": "title", "right": "title", "direction": "both"},
+            {"left": "status", "right": "status", "direction": "both",
+             "values": {"Open": "open", "Done": "completed", "Won't do": "not_planned"}},
+            {"left": "tags", "right": "labels", "direction": "both"},
+        ],
+    )  # fmt: skip
+
+    def detect_and_process():
+        detection = detect_changes(mapping.pk)
+        assert not detection.error, detection.error
+        for sync in Synchronization.objects.filter(status=SyncStatus.PENDING):
+            assert process.process_sync(sync.pk, f"job-{sync.pk}-{time.monotonic()}") == SyncStatus.OK
+        return detection
+
+    issue = github_fake.add_issue(OWNER, "web", "Crash on start", by="alice", labels=["bug"])
+    github_fake.add_pull_request(OWNER, "web", "Fix the crash", by="alice")
+    assert detect_and_process().created == 1  # the issue, not the pull request
+    sync = Synchronization.objects.get()
+    assert sync.right_key == f"{SCOPE}#{issue.number}"
+    copy = SandboxArtifact.objects.get()
+    assert (copy.fields["title"], copy.fields["status"], copy.fields["tags"]) == ("Crash on start", "Open", ["bug"])
+    # The sandbox side closes it as won't do; GitHub closes it as not planned, and nothing echoes.
+    left = connector_for(sandbox)
+    left.update(sync.left_key, {"status": "Won't do"}, left.get(sync.left_key).version)
+    assert detect_and_process().changed == 1
+    assert (issue.state, issue.state_reason) == ("closed", "not_planned")
+    assert detect_and_process().changed == 0
+    # A person reopens it in GitHub and adds a label: the sandbox follows.
+    github_fake.edit_issue(OWNER, "web", issue.number, by="alice", state="open", labels=["bug", "enhancement"])
+    assert detect_and_process().changed == 1
+    copy.refresh_from_db()
+    assert (copy.fields["status"], copy.fields["tags"]) == ("Open", ["bug", "enhancement"])
