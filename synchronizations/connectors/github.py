@@ -171,7 +171,7 @@ DEFAULT_WRITE_INTERVAL = 1.0
 # GitHub's advice when a secondary rate limit gives no Retry-After: wait a minute.
 SECONDARY_LIMIT_WAIT = 60.0
 # Bytes of answers kept for conditional requests, per connector.
-CACHE_BYTES = 8 * 1024 * 1024
+CACHE_BYTES = 4 * 1024 * 1024
 # Passes over one crowded second (a page of issues all updated in it) before giving up.
 MAX_PASSES = 20
 # Pages one changed_since() call reads at most (each makes progress).
