@@ -102,9 +102,11 @@ Change detection (changed_since)
     resolution and an issue whose save commits late must not be skipped. A call
     returns whole seconds of changes, at most ``limit`` issues (more only when one
     second holds more); the cursor then continues after the last second returned.
-    A call that finds nothing new gives back the cursor it was given, so the next
-    call makes the same request, which a conditional GET answers with 304: an idle
-    repository costs no quota.
+    A call that finds nothing new in one page gives back the cursor it was given, so
+    the next call makes the same request, which a conditional GET answers with 304:
+    an idle repository costs no quota. (One that read more pages, of pull requests
+    or of issues already returned, moves the cursor on, so as not to read them
+    again.)
 
 Rate limits and conditional requests
     Every GET is conditional: the answer's ``ETag`` and body are kept per URL
@@ -124,7 +126,10 @@ Rate limits and conditional requests
 
 Errors
     Those of HttpConnector, and: 401 (bad or expired token) is a RepositoryError; a
-    403 that is no rate limit (the token lacks a permission) too; 404 on an issue
+    403 that is no rate limit is a permission the token lacks: about an issue or a
+    repository, a PermanentError of that issue or scope (a fine-grained token may
+    cover some repositories and not others), about neither (the user), a
+    RepositoryError; 404 on an issue
     is ArtifactDeleted when the repository is still visible, and a PermanentError
     naming the scope when it is not (a private repository the token no longer
     sees); 410 on an issue (deleted) is ArtifactDeleted, on a repository whose
