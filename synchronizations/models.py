@@ -102,8 +102,8 @@ class Repository(models.Model):
             problems["settings"] = 'Settings must be a JSON object, such as {} or {"default_tracker": "Bug"}.'
         if self.base_url and not self.base_url.lower().startswith(("http://", "https://")):
             problems["base_url"] = "The tracker's address must start with http:// or https://."
-        # GitLab without an address is gitlab.com (synchronizations/connectors/gitlab.py).
-        if self.kind not in (self.Kind.SANDBOX, self.Kind.GITLAB) and not self.base_url:
+        # GitHub's connector takes https://api.github.com and GitLab's gitlab.com when none is given.
+        if self.kind not in (self.Kind.SANDBOX, self.Kind.GITHUB, self.Kind.GITLAB) and not self.base_url:
             problems["base_url"] = "A tracker other than the sandbox needs its web address."
         if problems:
             raise ValidationError(problems)
