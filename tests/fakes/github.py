@@ -223,9 +223,6 @@ class FakeGitHub(FakeTracker):
         self.exchanges: list[Exchange] = []
         self.rate_limit_status = 403
         self.before_answer: Callable[[Request], None] | None = None
-        # Headers and body go out in two writes: without this, Nagle's algorithm holds
-        # the body until the client's delayed ACK (40 ms a request).
-        self.httpd.RequestHandlerClass.disable_nagle_algorithm = True
         # Polled more often than serve_forever's default, so that stop() takes no half second.
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
