@@ -40,6 +40,8 @@ from bench.processes import free_port, start_redis, start_worker, stop  # noqa: 
 # The engine with one worker against the bare client with one thread (issue 15).
 TARGET_RATIO = 0.8
 WORKERS = (1, 2, 4)
+# Issues created, untimed, before measuring.
+WARM_UP = 30
 SCRIPT = ROOT / "bench" / "_trackers_run.py"
 
 
@@ -179,6 +181,7 @@ def measure(syncs: int = 400, only: str | None = None, workers: tuple[int, ...] 
                 results[kind] = {"skipped": why}
                 continue
             with server_class(workdir / kind, tracker_port()) as server:
+                bare_rate(kind, server, WARM_UP, 1)  # a fresh tracker's first answers are slow (caches, JIT)
                 engine = {w: round(engine_rate(kind, server, syncs, w), 1) for w in workers}
                 bare = {w: round(bare_rate(kind, server, syncs, w), 1) for w in workers}
             ratio = round(engine[workers[0]] / bare[workers[0]], 2)
