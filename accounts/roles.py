@@ -21,8 +21,8 @@ VIEW_PERMISSION = "synchronizations.view_synchronization"
 
 # Every model of these apps can be viewed by all roles and edited by admins.
 DOMAIN_APPS = ("synchronizations", "metrics", "alerts")
-# Admins also manage users, groups, login lockouts and everyone's API tokens.
-ADMIN_APPS = ("auth", "axes", "api")
+# Admins also manage users, groups, login lockouts, everyone's API tokens and webhooks.
+ADMIN_APPS = ("auth", "axes", "api", "hooks")
 
 
 def ensure_roles(apps=global_apps, using: str = DEFAULT_DB_ALIAS) -> None:

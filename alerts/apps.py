@@ -12,3 +12,7 @@ class AlertsConfig(AppConfig):
         # Connects the beat signal. A late import: the watchdog imports the models,
         # which cannot load before the app registry is ready (an import cycle with it).
         from alerts import watchdog  # noqa: F401
+        from alerts.models import Channel
+        from synchronizations import credentials
+
+        credentials.register(Channel, "url", lambda row: f"the URL of alert channel '{row.name}'")

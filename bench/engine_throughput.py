@@ -76,6 +76,15 @@ def scratch_postgresql(url: str):
     return urlunsplit(parts._replace(path=f"/{name}")), name
 
 
+def drop_scratch(url: str, name: str) -> None:
+    """Drops the scratch database ``name`` made by scratch_postgresql(url)."""
+    # Here, not at the top (not a cycle): only a PostgreSQL run needs psycopg.
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
 def measure_worker(syncs: int, runs: int = 1) -> dict:
     """For bench/run.py: syncs/s of one worker process, on the database kind of the run."""
     url = os.environ.get("DATABASE_URL", "")
@@ -87,12 +96,8 @@ def measure_worker(syncs: int, runs: int = 1) -> dict:
             rates.append(run_once(syncs, scratch[0] if scratch else "")["one_worker"])
         finally:
             if scratch:
-                # Here, not at the top (not a cycle): only a PostgreSQL run needs psycopg.
-                import psycopg
-
                 where = "PostgreSQL"
-                with psycopg.connect(url, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{scratch[1]}"')
+                drop_scratch(url, scratch[1])
     note = f"{syncs} new artifacts carried over by one celery worker --pool=solo, fresh {where} database, real Redis"
     return {"per_second": round(statistics.median(rates)), "note": note}
 

@@ -1,182 +1,206 @@
-"""How many syncs per second one worker process carries to a live Roundup and a live
-Redmine, beside what a bare HTTP client reaches doing the same calls on the same
-server. Not a test: it prints figures (JSON on the last line).
+"""How many syncs per second syncweb carries to a live Roundup and a live Redmine
+with 1, 2 and 4 worker processes, beside what a bare HTTP client reaches doing the
+same calls on the same server with 1, 2 and 4 threads (issue 15: the engine with one
+worker at 0.8 times the bare client or better; the trackers as the only limit). Not a
+test: it prints figures, JSON on the last line. `make bench SCALE=large` runs it.
 
-    .venv/bin/python bench/trackers_throughput.py [--syncs 100] [--only roundup|redmine]
+    .venv/bin/python bench/trackers_throughput.py [--syncs 400] [--only roundup|redmine] [--workers 1,2,4]
 
 For each tracker (started by the `trackers` package on free ports, in a temporary
-folder, with a fresh SQLite database for syncweb):
+folder) and each number of workers W, on a fresh database (SQLite, or a scratch
+PostgreSQL database beside DATABASE_URL's) and a Redis of its own:
 
-- engine: N new sandbox artifacts, one change detection, then process_sync() called
-  N times in this process: each sync reads its artifact and creates the issue in the
-  tracker (the connector's calls: the create and the read back, plus what it
-  resolves by name once);
-- bare client: an httpx client doing, for N issues, the same create and read back
-  on the same server, with nothing else.
+- engine: N new sandbox artifacts and one change detection (N pending syncs, not
+  timed); then, timed from the first job sent to the last sync OK, the N syncs
+  queued as change detection queues them (jobs of QUEUE_BATCH) to W `celery worker
+  --pool=solo` processes. Each sync reads its artifact and creates the issue in the
+  tracker: the connector's create and its read back, plus what it resolves by name
+  once per process;
+- bare client: W threads, each with its own httpx client, doing for N issues in all
+  the same create and read back on the same server, with nothing else.
 """
 
 import argparse
 import json
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-FIELD_MAP = [
-    {"left": "title", "right": "title", "direction": "both"},
-    {"left": "status", "right": "status", "direction": "left_to_right"},
-    {"left": "priority", "right": "priority", "direction": "left_to_right"},
-]
-VALUES = {"roundup": {"status": "unread", "priority": "bug"}, "redmine": {"status": "New", "priority": "High"}}
+from bench.engine_throughput import drop_scratch, scratch_postgresql  # noqa: E402
+from bench.processes import free_port, start_redis, start_worker, stop  # noqa: E402
+
+# The engine with one worker against the bare client with one thread (issue 15).
+TARGET_RATIO = 0.8
+WORKERS = (1, 2, 4)
+# Issues created, untimed, before measuring.
+WARM_UP = 30
+SCRIPT = ROOT / "bench" / "_trackers_run.py"
 
 
-def _django(workdir: Path) -> None:
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="syncweb.settings",
-        DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}",
-        SYNCWEB_VAR_DIR=str(workdir),
-        SECRET_KEY="bench-secret-key-" + "x" * 40,
-        LOG_LEVEL="WARNING",
-    )
-    # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
-
-
-def engine_rate(kind: str, server, syncs: int) -> float:
-    """Syncs per second, the engine in this process, sandbox -> ``kind``."""
-    # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
-    from synchronizations.connectors import connector_for
-    from synchronizations.engine import detect, process
-    from synchronizations.models import (
-        Mapping,
-        Repository,
-        SandboxArtifact,
-        SandboxKeyNumber,
-        SandboxSequence,
-        Synchronization,
-    )
-
-    left = Repository.objects.create(name=f"{kind} source", kind="sandbox", settings={"key_prefix": "S"})
-    right = Repository(name=kind, kind=kind, base_url=server.base_url)
+def tracker_settings(kind: str, server) -> dict:
+    """What bench/_trackers_run.py needs to make the tracker's Repository and scope."""
     if kind == "roundup":
-        right.username = server.user_login
-        right.set_secret(server.user_password)
-        scope = ""
-    else:
-        right.set_secret(server.api_key)
-        scope = server.project
-    right.save()
-    mapping = Mapping.objects.create(
-        name=f"to {kind}", left=left, right=right, right_scope=scope, field_map=FIELD_MAP, enabled=True
-    )
-    fields = {"title": "Benchmark issue", **VALUES[kind]}
-    SandboxArtifact.objects.bulk_create(
-        SandboxArtifact(repository=left, key=f"S-{n}", fields=fields, change_seq=n) for n in range(1, syncs + 1)
-    )
-    SandboxSequence.objects.create(repository=left, last=syncs)
-    SandboxKeyNumber.raise_to(left.pk, "S", syncs)  # no key of them is given again
-    connector_for(right).ping()  # the connection is open before timing, as a bare client's is
-    # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
-    from synchronizations import jobs
-
-    queue, jobs.queue_processing = jobs.queue_processing, lambda ids: None
-    while detect.detect_changes(mapping.pk).created:
-        pass
-    jobs.queue_processing = queue
-    ids = list(Synchronization.objects.filter(mapping=mapping).values_list("pk", flat=True))
-    started = time.perf_counter()
-    for pk in ids:
-        process.process_sync(pk, f"bench-{pk}")
-    elapsed = time.perf_counter() - started
-    ok = Synchronization.objects.filter(mapping=mapping, status="ok").count()
-    if ok != syncs:
-        errors = set(Synchronization.objects.filter(mapping=mapping).values_list("error_message", flat=True))
-        raise SystemExit(f"{kind}: {ok} of {syncs} syncs OK: {errors}")
-    return syncs / elapsed
+        return {"kind": kind, "base_url": server.base_url, "username": server.user_login,
+                "secret": server.user_password, "scope": ""}  # fmt: skip
+    return {"kind": kind, "base_url": server.base_url, "username": "", "secret": server.api_key,
+            "scope": server.project}  # fmt: skip
 
 
-def bare_rate(kind: str, server, count: int) -> float:
-    """Issues per second: an httpx client creating and reading back ``count`` issues."""
-    # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
+def engine_rate(kind: str, server, syncs: int, workers: int) -> float:
+    """Syncs per second, sandbox -> ``kind``, carried by ``workers`` worker processes."""
+    workdir = Path(tempfile.mkdtemp(prefix="syncweb-bench-trackers-"))
+    port = free_port()
+    url = os.environ.get("DATABASE_URL", "")
+    scratch = scratch_postgresql(url) if url.startswith("postgres") else None
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "syncweb.settings",
+        "DATABASE_URL": scratch[0] if scratch else f"sqlite:///{workdir / 'bench.sqlite3'}",
+        "REDIS_URL": f"redis://127.0.0.1:{port}/0",
+        "SYNCWEB_VAR_DIR": str(workdir),
+        "SECRET_KEY": "bench-secret-key-" + "x" * 40,
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+        "BENCH_TRACKER": json.dumps(tracker_settings(kind, server)),
+    }
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    redis = start_redis(port, workdir)
+    processes = []
+    try:
+        for _ in range(workers):
+            processes.append(start_worker(cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        out = subprocess.run(
+            [sys.executable, str(SCRIPT), str(syncs)], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        )
+        if out.returncode:
+            sys.exit(f"the {kind} run with {workers} workers failed:\n{out.stderr[-3000:]}")
+        return json.loads(out.stdout.strip().splitlines()[-1])["per_second"]
+    finally:
+        for process in processes:
+            stop(process)
+        stop(redis)
+        if scratch:
+            drop_scratch(url, scratch[1])
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def bare_rate(kind: str, server, count: int, threads: int) -> float:
+    """Issues per second: ``threads`` threads with an httpx client each, creating and
+    reading back ``count`` issues in all."""
+    # Here, not at the top (not a cycle): the parent process needs httpx for this only.
     import httpx
 
     if kind == "roundup":
-        client = httpx.Client(
-            base_url=server.rest_url, auth=(server.user_login, server.user_password), headers=server.rest_headers
-        )
-        statuses = {
-            s["name"]: s["id"]
-            for s in client.get("data/status", params={"@fields": "name"}).json()["data"]["collection"]
-        }
-        priorities = {
-            p["name"]: p["id"]
-            for p in client.get("data/priority", params={"@fields": "name"}).json()["data"]["collection"]
-        }
 
-        def one(n: int) -> None:
+        def client() -> httpx.Client:
+            return httpx.Client(
+                base_url=server.rest_url, auth=(server.user_login, server.user_password), headers=server.rest_headers
+            )
+
+        names = client()
+
+        def ids(what: str) -> dict[str, str]:
+            listed = names.get(f"data/{what}", params={"@fields": "name"}).json()["data"]["collection"]
+            return {item["name"]: item["id"] for item in listed}
+
+        statuses, priorities = ids("status"), ids("priority")
+
+        def one(http: httpx.Client, n: int) -> None:
             body = {"title": f"Bare {n}", "status": statuses["unread"], "priority": priorities["bug"]}
-            created = client.post("data/issue", json=body)
+            created = http.post("data/issue", json=body)
             created.raise_for_status()
-            client.get(f"data/issue/{created.json()['data']['id']}").raise_for_status()
+            http.get(f"data/issue/{created.json()['data']['id']}").raise_for_status()
 
     else:
-        client = httpx.Client(base_url=server.base_url, headers={"X-Redmine-API-Key": server.api_key})
+
+        def client() -> httpx.Client:
+            return httpx.Client(base_url=server.base_url, headers={"X-Redmine-API-Key": server.api_key})
+
         priority = next(
             p["id"]
-            for p in client.get("enumerations/issue_priorities.json").json()["issue_priorities"]
+            for p in client().get("enumerations/issue_priorities.json").json()["issue_priorities"]
             if p["name"] == "High"
         )
 
-        def one(n: int) -> None:
+        def one(http: httpx.Client, n: int) -> None:
             body = {"issue": {"project_id": server.project_id, "subject": f"Bare {n}", "priority_id": priority}}
-            created = client.post("issues.json", json=body)
+            created = http.post("issues.json", json=body)
             created.raise_for_status()
-            client.get(f"issues/{created.json()['issue']['id']}.json").raise_for_status()
+            http.get(f"issues/{created.json()['issue']['id']}.json").raise_for_status()
 
-    one(0)  # the connection is open before timing
+    clients = [client() for _ in range(threads)]
+    for http in clients:
+        one(http, 0)  # each connection is open before timing
+    failures = []
+
+    def share(index: int) -> None:
+        try:
+            for n in range(index, count, threads):
+                one(clients[index], n + 1)
+        except Exception as exc:  # said after the run: a failed bare run has no figure
+            failures.append(exc)
+
     started = time.perf_counter()
-    for n in range(1, count + 1):
-        one(n)
-    return count / (time.perf_counter() - started)
+    running = [threading.Thread(target=share, args=(index,)) for index in range(threads)]
+    for thread in running:
+        thread.start()
+    for thread in running:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"the bare client failed on {kind}: {failures[0]!r}")
+    return count / elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--syncs", type=int, default=100)
-    parser.add_argument("--only", choices=["roundup", "redmine"])
-    args = parser.parse_args()
-    # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
-    from trackers import free_port, redmine
+def measure(syncs: int = 400, only: str | None = None, workers: tuple[int, ...] = WORKERS) -> dict:
+    """For bench/run.py: per tracker, the engine's and the bare client's rates for each
+    number of workers, and the ratio at one worker; a tracker not installed here is
+    {"skipped": why}."""
+    # Here, not at the top (not a cycle): the trackers package is only for this phase.
+    from trackers import free_port as tracker_port
+    from trackers import redmine, roundup
     from trackers.redmine import RedmineServer
     from trackers.roundup import RoundupServer
 
     workdir = Path(tempfile.mkdtemp(prefix="syncweb-bench-trackers-"))
-    _django(workdir)
     results = {}
-    kinds = [args.only] if args.only else ["roundup", "redmine"]
-    for kind in kinds:
-        if kind == "redmine" and not redmine.is_available()[0]:
-            results[kind] = {"skipped": redmine.is_available()[1]}
-            continue
-        server_class = RoundupServer if kind == "roundup" else RedmineServer
-        with server_class(workdir / kind, free_port()) as server:
-            engine = engine_rate(kind, server, args.syncs)  # first: its scope holds only its own issues
-            bare = bare_rate(kind, server, args.syncs)
-        results[kind] = {
-            "engine_syncs_per_second": round(engine, 1),
-            "bare_client_per_second": round(bare, 1),
-            "ratio": round(engine / bare, 2),
-        }
-        print(f"{kind}: engine {engine:.1f} syncs/s, bare client {bare:.1f}/s, ratio {engine / bare:.2f}", flush=True)
-    print(json.dumps({"syncs": args.syncs, "trackers": results}))
+    try:
+        for kind, module, server_class in (("roundup", roundup, RoundupServer), ("redmine", redmine, RedmineServer)):
+            if only and kind != only:
+                continue
+            available, why = module.is_available()
+            if not available:
+                results[kind] = {"skipped": why}
+                continue
+            with server_class(workdir / kind, tracker_port()) as server:
+                bare_rate(kind, server, WARM_UP, 1)  # a fresh tracker's first answers are slow (caches, JIT)
+                engine = {w: round(engine_rate(kind, server, syncs, w), 1) for w in workers}
+                bare = {w: round(bare_rate(kind, server, syncs, w), 1) for w in workers}
+            ratio = round(engine[workers[0]] / bare[workers[0]], 2)
+            results[kind] = {"engine_per_s": engine, "bare_per_s": bare, "ratio": ratio}
+            print(f"  {kind}: engine {engine}, bare client {bare} (per workers); ratio at {workers[0]}: {ratio}",
+                  flush=True)  # fmt: skip
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {"syncs": syncs, "trackers": results}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--syncs", type=int, default=400)
+    parser.add_argument("--only", choices=["roundup", "redmine"])
+    parser.add_argument("--workers", default="1,2,4", help="comma-separated numbers of worker processes")
+    args = parser.parse_args()
+    workers = tuple(int(w) for w in args.workers.split(","))
+    print(json.dumps(measure(args.syncs, args.only, workers)))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,11 @@ class SynchronizationsConfig(AppConfig):
         # Triggers are not in Django's migration state: a later migration that
         # rebuilds the sync table on SQLite drops them, and this puts them back.
         post_migrate.connect(_install_derived, sender=self, dispatch_uid="synchronizations.install_derived")
+        # Here: the models cannot load before the app registry is ready (an import cycle with it).
+        from synchronizations import credentials
+        from synchronizations.models import Repository
+
+        credentials.register(Repository, "secret", lambda row: f"the credential of repository '{row.name}'")
 
     def scopes_overlap(self, kind: str, a: str, b: str) -> bool:
         """Whether scopes ``a`` and ``b`` of one repository of ``kind`` may cover a

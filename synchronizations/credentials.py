@@ -15,6 +15,9 @@ re-encrypted with the first key), then drop the old key.
 """
 
 import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -87,3 +90,25 @@ def rotate(stored: str) -> str:
 def new_key() -> str:
     """A fresh Fernet key, for SYNCWEB_CREDENTIAL_KEYS."""
     return Fernet.generate_key().decode()
+
+
+@dataclass(frozen=True)
+class EncryptedField:
+    """A model field stored encrypted by this module: ``field`` of ``model``, each
+    row named for an operator by ``describe(row)`` (e.g. "repository 'Web shop'")."""
+
+    model: type
+    field: str
+    describe: Callable[[Any], str]
+
+
+# Every encrypted field of every app, registered from its AppConfig.ready();
+# rotate_credentials re-encrypts them all.
+ENCRYPTED: list[EncryptedField] = []
+
+
+def register(model: type, field: str, describe: Callable[[Any], str]) -> None:
+    """Registers ``field`` of ``model`` as encrypted by this module, for rotate_credentials
+    (idempotent: a second registration of the same field is ignored)."""
+    if not any(entry.model is model and entry.field == field for entry in ENCRYPTED):
+        ENCRYPTED.append(EncryptedField(model, field, describe))

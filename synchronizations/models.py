@@ -102,7 +102,8 @@ class Repository(models.Model):
             problems["settings"] = 'Settings must be a JSON object, such as {} or {"default_tracker": "Bug"}.'
         if self.base_url and not self.base_url.lower().startswith(("http://", "https://")):
             problems["base_url"] = "The tracker's address must start with http:// or https://."
-        if self.kind not in (self.Kind.SANDBOX,) and not self.base_url:
+        # GitHub's connector takes https://api.github.com and GitLab's gitlab.com when none is given.
+        if self.kind not in (self.Kind.SANDBOX, self.Kind.GITHUB, self.Kind.GITLAB) and not self.base_url:
             problems["base_url"] = "A tracker other than the sandbox needs its web address."
         if problems:
             raise ValidationError(problems)
@@ -213,6 +214,10 @@ class Mapping(models.Model):
     )
     last_full_scan_at = models.DateTimeField(null=True, blank=True, editable=False)
     rescan_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A tracker told us of a change (a webhook, hooks/receive.py): detection is due at
+    # once, even while one runs (that one may have read the side already); cleared by
+    # the detection that started after it was set.
+    detection_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = MappingQuerySet.as_manager()
 

@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "metrics",
     "runtime",
     "alerts",
+    # After synchronizations: its admin extends the Repository admin (hooks/admin.py).
+    "hooks",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served from our own origin

@@ -15,7 +15,8 @@ def _free_port() -> int:
 
 # Variables of the test machinery itself, kept from the environment.
 # (Those named SYNCWEB_TEST_* are kept too: e.g. SYNCWEB_TEST_PG_RESTART, the command
-# with which the chaos suite restarts the PostgreSQL server that CI started.)
+# with which the chaos suite restarts the PostgreSQL server that CI started; and
+# SYNCWEB_CONFORMANCE_*, which point the conformance suite at a user's own tracker.)
 TEST_MACHINERY_VARIABLES = frozenset({"SYNCWEB_TEST_REDIS_PORT", "SYNCWEB_CHROMIUM"})
 
 
@@ -25,7 +26,7 @@ def _drop_the_users_variables() -> None:
     the settings read them, and so before the commands under test or the worker
     processes the tests start could see them. A test that wants one sets it itself."""
     for name in [name for name in os.environ if name.startswith("SYNCWEB_")]:
-        if name not in TEST_MACHINERY_VARIABLES and not name.startswith("SYNCWEB_TEST_"):
+        if name not in TEST_MACHINERY_VARIABLES and not name.startswith(("SYNCWEB_TEST_", "SYNCWEB_CONFORMANCE_")):
             del os.environ[name]
 
 

@@ -16,6 +16,8 @@ urlpatterns = [
     path("sync/", include("metrics.urls")),
     path("sync/", include("alerts.urls")),
     path("sync/health/", views.health_check, name="health"),
+    # Webhooks from GitHub, GitLab and Jira (hooks/views.py): no login, the signature is the proof.
+    path("sync/hooks/", include("hooks.urls")),
     path("favicon.ico", views.favicon, name="favicon"),
     path("sync/support-bundle.zip", views.support_bundle, name="support_bundle"),
     # The JSON API, its schema and docs, API tokens, Prometheus (api/urls.py).

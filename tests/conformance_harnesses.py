@@ -90,4 +90,6 @@ def sandbox_harness(db) -> Harness:
 
 # Kind -> the name of the fixture that makes its Harness.
 HARNESSES = {"sandbox": "sandbox_harness", "redmine": "redmine_harness", "roundup": "roundup_harness"}
+HARNESSES["gitlab"] = "gitlab_harness"
+HARNESSES["github"] = "github_harness"  # tests/harness_github.py, against a fake of GitHub
 HARNESSES |= {"jira": "jira_harness", "jira-server": "jira_server_harness"}

@@ -11,7 +11,7 @@ import grimp
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("accounts", "alerts", "api", "metrics", "runtime", "synchronizations", "syncweb")
+PACKAGES = ("accounts", "alerts", "api", "hooks", "metrics", "runtime", "synchronizations", "syncweb")
 TASK_MODULES = {"synchronizations.tasks", "runtime.tasks", "alerts.tasks"}
 
 

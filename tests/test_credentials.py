@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from synchronizations import credentials
 from synchronizations.engine.errors import RepositoryError
@@ -61,7 +62,7 @@ def test_a_secret_no_key_decrypts_is_a_repository_error_naming_the_cause(reposit
     with pytest.raises(RepositoryError, match="cannot be decrypted with the keys in force") as raised:
         Repository.objects.get(pk=repository.pk).secret_value()
     assert raised.value.repository_id == repository.pk
-    with pytest.raises(CommandError, match="1 credential"):
+    with pytest.raises(CommandError, match="1 secret"):
         call_command("rotate_credentials")
 
 
@@ -111,3 +112,25 @@ def test_moving_from_the_derived_key_to_keys_of_ones_own(repository, settings, c
     call_command("rotate_credentials")
     settings.SYNCWEB_CREDENTIAL_KEYS = [new]
     assert Repository.objects.get(pk=repository.pk).secret_value() == SECRET
+
+
+def test_the_rotation_re_encrypts_every_kind_of_secret_with_the_new_key(repository, settings):
+    """Repository credentials, webhook secrets and alert channel URLs: each one no
+    longer readable once the old key is dropped, had the rotation missed it."""
+    from alerts.models import Channel
+    from hooks.models import Webhook
+
+    webhook = Webhook(repository=repository)
+    webhook.set_secret("a-webhook-secret-of-16+", timezone.now())
+    webhook.save()
+    channel = Channel(name="Ops")
+    channel.set_url("json://alice:pw@127.0.0.1:9/hook")
+    channel.save()
+    old = credentials.keys()[0].decode()
+    new = credentials.new_key()
+    settings.SYNCWEB_CREDENTIAL_KEYS = [new, old]
+    call_command("rotate_credentials")
+    settings.SYNCWEB_CREDENTIAL_KEYS = [new]
+    assert Repository.objects.get(pk=repository.pk).secret_value() == SECRET
+    assert Webhook.objects.get(pk=repository.pk).secret_value() == "a-webhook-secret-of-16+"
+    assert Channel.objects.get(pk=channel.pk).url_value() == "json://alice:pw@127.0.0.1:9/hook"

@@ -5,6 +5,8 @@ import threading
 import time
 
 from synchronizations.connectors.base import Artifact, Changes, Connector
+from synchronizations.connectors.github import GitHubConnector
+from synchronizations.connectors.gitlab import GitLabConnector
 from synchronizations.connectors.jira import JiraConnector
 from synchronizations.connectors.redmine import RedmineConnector
 from synchronizations.connectors.roundup import RoundupConnector
@@ -15,6 +17,8 @@ REGISTRY: dict[str, type[Connector]] = {
     SandboxConnector.kind: SandboxConnector,
     RedmineConnector.kind: RedmineConnector,
     RoundupConnector.kind: RoundupConnector,
+    GitHubConnector.kind: GitHubConnector,
+    GitLabConnector.kind: GitLabConnector,
     JiraConnector.kind: JiraConnector,
 }
 

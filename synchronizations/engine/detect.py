@@ -81,6 +81,7 @@ def detect_changes(mapping_id: int) -> Detection:
     started = timezone.now()
     mapping = Mapping.objects.select_related("left", "right").get(pk=mapping_id)
     asked = mapping.rescan_requested_at
+    notified = mapping.detection_requested_at
     outcome = Detection(rescan=asked is not None)
     wait = None
     try:
@@ -106,6 +107,9 @@ def detect_changes(mapping_id: int) -> Detection:
         outcome.error = f"Unexpected error: {exc!r}"[:1000]
     finally:
         now = timezone.now()
+        if notified is not None:
+            # Notified again while it ran: that request stays, for the next round.
+            Mapping.objects.filter(pk=mapping_id, detection_requested_at=notified).update(detection_requested_at=None)
         Mapping.objects.filter(pk=mapping_id).update(
             detection_claimed_at=None,
             last_detection_at=now,
@@ -264,8 +268,9 @@ def _apply(mapping: Mapping, side: str, artifacts: list[Artifact], outcome: Dete
 
 def mappings_due() -> list[int]:
     """Enabled mappings between enabled, healthy repositories whose interval has
-    passed since their last detection, or for which a full rescan is asked
-    (``rescan_requested_at``), and not within a wait a tracker asked for."""
+    passed since their last detection, for which a full rescan is asked
+    (``rescan_requested_at``), or of which a tracker told a change
+    (``detection_requested_at``, a webhook), and not within a wait a tracker asked for."""
     now = timezone.now()
     mappings = Mapping.objects.filter(
         Q(detection_after__isnull=True) | Q(detection_after__lte=now),
@@ -276,11 +281,13 @@ def mappings_due() -> list[int]:
         right__healthy=True,
         detection_claimed_at__isnull=True,
     )
-    rows = mappings.values_list("pk", "last_detection_at", "detection_interval", "rescan_requested_at")
+    rows = mappings.values_list(
+        "pk", "last_detection_at", "detection_interval", "rescan_requested_at", "detection_requested_at"
+    )
     return [
         mapping_id
-        for mapping_id, last, interval, rescan in rows
-        if last is None or last + timedelta(seconds=interval) <= now or rescan is not None
+        for mapping_id, last, interval, rescan, notified in rows
+        if last is None or last + timedelta(seconds=interval) <= now or rescan is not None or notified is not None
     ]
 
 
