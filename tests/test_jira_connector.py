@@ -299,6 +299,20 @@ def test_cloud_pages_with_next_page_token_and_server_with_start_at(fake):
         assert {r.arg("startAt") for r in searches} >= {"0", "2", "4"}
 
 
+def test_an_issue_edited_while_the_pages_are_read_hides_no_other(fake):
+    """The edited issue moves to the end of the list; were the pages followed by
+    position, the issue after the first page would slip back into it, unread."""
+    connector = jira_connector(fake, settings={"page_size": 2, "overlap_seconds": 0})
+    keys = []
+    for minute in range(6):
+        fake.clock = at(f"{minute:02d}:30")
+        keys.append(connector.create("WEB", {"title": f"m{minute}"}).key)
+    fake.clock = at("10:00")
+    fake.after_search.append(lambda: fake.edit(keys[0], summary="edited while read"))
+    seen = [a.key for a in connector.changed_since("WEB", "").artifacts]
+    assert sorted(seen) == sorted(keys) and seen[-1] == keys[0]
+
+
 # --- versions, many at once, users ---------------------------------------------------------
 
 

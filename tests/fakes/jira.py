@@ -85,6 +85,8 @@ class FakeJira(FakeTracker):
         self.projects: dict[str, dict] = {}
         self.issues: dict[str, dict] = {}
         self.clock: datetime | None = None
+        # Called after each search is answered (a test's edit made while pages are read).
+        self.after_search: list = []
         self._last = datetime(2000, 1, 1, tzinfo=UTC)
         self._ids = itertools.count(10000)
         if flavour == "cloud":
@@ -350,15 +352,14 @@ class FakeJira(FakeTracker):
             return Response(400, {"errorMessages": ["startAt and maxResults must be numbers"], "errors": {}})
         page = issues[start : start + size]
         fields = request.arg("fields")
-        return Response(
-            200,
-            {
-                "startAt": start,
-                "maxResults": size,
-                "total": len(issues),
-                "issues": [self._render(issue, fields) for issue in page],
-            },
-        )
+        body = {
+            "startAt": start,
+            "maxResults": size,
+            "total": len(issues),
+            "issues": [self._render(issue, fields) for issue in page],
+        }
+        self._searched()
+        return Response(200, body)
 
     @route("GET", r"/rest/api/(?P<v>\d)/search/jql")
     def search_jql(self, request: Request) -> Response:
@@ -381,7 +382,12 @@ class FakeJira(FakeTracker):
             body["isLast"] = False
         else:
             body["isLast"] = True
+        self._searched()
         return Response(200, body)
+
+    def _searched(self) -> None:
+        while self.after_search:
+            self.after_search.pop(0)()
 
     # --- issues ------------------------------------------------------------------------
 
