@@ -432,3 +432,52 @@ def test_the_cursor_moves_only_over_settled_time():
         assert connector.changed_since("WEB", "").cursor == "2026-03-02T10:29:10.000Z"
     finally:
         fake.stop()
+
+
+# --- end to end through the engine -----------------------------------------------------
+
+
+def test_an_issue_crosses_from_cloud_to_server_and_back_through_the_engine_without_echo():
+    """A mapping Jira Cloud WEB (left) ↔ Jira Server WEB (right), run as a worker
+    runs it: the description goes from ADF to wiki text and back, the status by
+    transitions on both sides, a custom field by name; a quiet round writes nothing."""
+    from synchronizations.models import Mapping, Synchronization, SyncStatus
+    from tests.test_fakes_end_to_end import run_round
+
+    cloud, server = FakeJira("cloud").start(), FakeJira("server").start()
+    try:
+        left, right = jira_connector(cloud, "Jira Cloud"), jira_connector(server, "Jira Server")
+        mapping = Mapping.objects.create(
+            name="Cloud ↔ Server", left=left.repository, left_scope="WEB", right=right.repository,
+            right_scope="WEB: labels = synced", field_map=[
+                {"left": "title", "right": "title", "direction": "both"},
+                {"left": "description", "right": "description", "direction": "both"},
+                {"left": "status", "right": "status", "direction": "both"},
+                {"left": "Severity", "right": "Severity", "direction": "both"},
+                {"left": "labels", "right": "labels", "direction": "left_to_right"},
+            ],
+        )  # fmt: skip
+        made = left.create("WEB", {"title": "Checkout fails", "description": "Steps:\n\npay\nthen wait"})
+        left.update(made.key, {"status": "In Progress", "Severity": "Major", "labels": ["synced"]}, made.version)
+        run_round(mapping)
+        [sync] = Synchronization.objects.filter(mapping=mapping)
+        assert sync.status == SyncStatus.OK, sync.error_message
+        there = right.get(sync.right_key).fields
+        assert (there["title"], there["status"], there["Severity"]) == ("Checkout fails", "In Progress", "Major")
+        assert server.issues[sync.right_key]["fields"]["description"] == "Steps:\n\npay\nthen wait"
+
+        # Done and re-described on Server: both reach Cloud (a transition, ADF).
+        read = right.get(sync.right_key)
+        right.update(sync.right_key, {"status": "Done", "description": "Fixed.\n\nIn 2.1"}, read.version)
+        run_round(mapping)
+        back = left.get(made.key).fields
+        assert (back["status"], back["description"]) == ("Done", "Fixed.\n\nIn 2.1")
+        assert [b["type"] for b in cloud.issues[made.key]["fields"]["description"]["content"]] == ["paragraph"] * 2
+
+        writes = [r for fake in (cloud, server) for r in fake.seen if r.method in ("POST", "PUT")]
+        run_round(mapping)
+        assert writes == [r for fake in (cloud, server) for r in fake.seen if r.method in ("POST", "PUT")]
+        assert Synchronization.objects.get(mapping=mapping).status == SyncStatus.OK
+    finally:
+        cloud.stop()
+        server.stop()
