@@ -71,9 +71,10 @@ class RepositoryAdmin(admin.ModelAdmin):
         ].help_text = (
             "Password, API key or token. Stored encrypted and never shown; leave empty to keep the current one."
         )
-        form.base_fields[
-            "kind"
-        ].help_text = "Jira, GitHub and GitLab have no connector yet: a mapping on such a repository fails saying so."
+        form.base_fields["kind"].help_text = (
+            "Jira, GitHub and GitLab are verified against fakes of their documented APIs, not the live services: "
+            "run the conformance suite against yours first (README, 'Connecting Jira, GitHub or GitLab')."
+        )
         return form
 
     def save_model(self, request, obj, form, change):

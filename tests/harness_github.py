@@ -113,24 +113,26 @@ def github_repository(fake: FakeGitHub, *, name: str = "", token: str = TOKEN, *
 
 def live_github(environ=os.environ) -> dict | None:
     """The user's own GitHub to run the conformance suite against instead of the fake
-    (opt-in): ``SYNCWEB_CONFORMANCE_GITHUB_TOKEN`` (a token that may write issues),
-    ``SYNCWEB_CONFORMANCE_GITHUB_SCOPE`` (two repositories the suite may fill with
-    test issues, ``owner/repo-a,owner/repo-b``; each needs the labels ``bug`` and
+    (opt-in), named as for GitLab and Jira: ``SYNCWEB_CONFORMANCE_GITHUB_TOKEN`` (a
+    token that may write issues), ``SYNCWEB_CONFORMANCE_GITHUB_SCOPE`` and
+    ``SYNCWEB_CONFORMANCE_GITHUB_OTHER_SCOPE`` (two repositories, ``owner/repo``, the
+    suite may fill with test issues; each needs the labels ``bug`` and
     ``enhancement``, as new repositories have) and ``SYNCWEB_CONFORMANCE_GITHUB_URL``
     (optional, default https://api.github.com; a server's ``https://HOST/api/v3``).
     None when none of them is set; a test failure naming what is missing when some
     are."""
-    names = ("URL", "TOKEN", "SCOPE")
+    names = ("URL", "TOKEN", "SCOPE", "OTHER_SCOPE")
     given = {name: environ.get(f"SYNCWEB_CONFORMANCE_GITHUB_{name}", "").strip() for name in names}
     if not any(given.values()):
         return None
-    scopes = [scope.strip() for scope in given["SCOPE"].split(",") if scope.strip()]
-    if not given["TOKEN"] or len(scopes) != 2:
+    if not (given["TOKEN"] and given["SCOPE"] and given["OTHER_SCOPE"]):
         pytest.fail(
-            "To run the conformance suite against your own GitHub, set SYNCWEB_CONFORMANCE_GITHUB_TOKEN and "
-            "SYNCWEB_CONFORMANCE_GITHUB_SCOPE=owner/repo-a,owner/repo-b (two repositories it may fill with test "
-            "issues); SYNCWEB_CONFORMANCE_GITHUB_URL is optional (default https://api.github.com)."
+            "To run the conformance suite against your own GitHub, set SYNCWEB_CONFORMANCE_GITHUB_TOKEN, "
+            "SYNCWEB_CONFORMANCE_GITHUB_SCOPE and SYNCWEB_CONFORMANCE_GITHUB_OTHER_SCOPE (two repositories, "
+            "owner/repo, it may fill with test issues); SYNCWEB_CONFORMANCE_GITHUB_URL is optional "
+            "(default https://api.github.com)."
         )
+    scopes = [given["SCOPE"], given["OTHER_SCOPE"]]
     return {"url": given["URL"] or "https://api.github.com", "token": given["TOKEN"], "scopes": scopes}
 
 

@@ -101,7 +101,7 @@ def gitlab_harness(db, request) -> Harness:
 def _live_harness(live: dict) -> Harness:
     missing = [LIVE + name for name in ("TOKEN", "SCOPE", "OTHER_SCOPE") if not live[name]]
     if missing:
-        pytest.skip(f"{LIVE}URL is set, but not {', '.join(missing)}: the suite needs a token and two projects")
+        pytest.fail(f"{LIVE}URL is set, but not {', '.join(missing)}: the suite needs a token and two projects")
     repository = gitlab_repository(live["URL"], live["TOKEN"], name=f"GitLab live {next(_numbers)}")
 
     def variant(base_url: str, token: str) -> Connector:

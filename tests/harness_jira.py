@@ -55,7 +55,7 @@ def _live(prefix: str, flavour: str) -> Harness | None:
         return None
     other = os.environ.get(f"SYNCWEB_CONFORMANCE_{prefix}_OTHER_SCOPE", "")
     if not (env["TOKEN"] and env["SCOPE"] and other):
-        pytest.skip(f"SYNCWEB_CONFORMANCE_{prefix}_URL is set: set _TOKEN, _SCOPE and _OTHER_SCOPE too")
+        pytest.fail(f"SYNCWEB_CONFORMANCE_{prefix}_URL is set: set _TOKEN, _SCOPE and _OTHER_SCOPE too")
     number = next(_numbers)
 
     def make(**changes) -> Connector:

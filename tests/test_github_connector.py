@@ -721,10 +721,15 @@ def test_a_tarball_whose_integrity_differs_is_refused(monkeypatch, tmp_path):
 
 def test_the_conformance_suite_runs_against_your_own_github_when_asked():
     assert live_github({}) is None
-    live = live_github({"SYNCWEB_CONFORMANCE_GITHUB_TOKEN": "t", "SYNCWEB_CONFORMANCE_GITHUB_SCOPE": "me/a, me/b"})
-    assert live == {"url": "https://api.github.com", "token": "t", "scopes": ["me/a", "me/b"]}
-    with pytest.raises(pytest.fail.Exception, match="SYNCWEB_CONFORMANCE_GITHUB_SCOPE=owner/repo-a,owner/repo-b"):
-        live_github({"SYNCWEB_CONFORMANCE_GITHUB_TOKEN": "t", "SYNCWEB_CONFORMANCE_GITHUB_SCOPE": "me/a"})
+    given = {
+        "SYNCWEB_CONFORMANCE_GITHUB_TOKEN": "t",
+        "SYNCWEB_CONFORMANCE_GITHUB_SCOPE": "me/a",
+        "SYNCWEB_CONFORMANCE_GITHUB_OTHER_SCOPE": " me/b ",
+    }
+    assert live_github(given) == {"url": "https://api.github.com", "token": "t", "scopes": ["me/a", "me/b"]}
+    del given["SYNCWEB_CONFORMANCE_GITHUB_OTHER_SCOPE"]
+    with pytest.raises(pytest.fail.Exception, match="SYNCWEB_CONFORMANCE_GITHUB_OTHER_SCOPE"):
+        live_github(given)
 
 
 def _exchange(method, path, status, body, query=None, headers=None, request_body=b""):
