@@ -55,6 +55,9 @@ BULK_POST_MS = 200
 BULK_DONE_MS = 5_000
 # Syncs per second of one worker process, sandbox connector (issue 15's targets).
 ENGINE_PER_S = {"sqlite": 1_000, "postgresql": 600}
+# The engine with one worker against a bare HTTP client doing the same calls on the
+# same live tracker (issue 15).
+TRACKER_RATIO = 0.8
 
 
 def _met(name: str, met: bool, entry: dict) -> dict:
@@ -64,7 +67,15 @@ def _met(name: str, met: bool, entry: dict) -> dict:
     return entry
 
 
-def scenarios(scale: str, database: str, meta: dict, pages: dict, bulk: dict | None, engine: dict | None) -> list[dict]:
+def scenarios(
+    scale: str,
+    database: str,
+    meta: dict,
+    pages: dict,
+    bulk: dict | None,
+    engine: dict | None,
+    trackers: dict | None = None,
+) -> list[dict]:
     by_name = {page["name"]: page for page in pages["pages"]}
     out = []
     for page in pages["pages"]:
@@ -151,6 +162,20 @@ def scenarios(scale: str, database: str, meta: dict, pages: dict, bulk: dict | N
                 },
             )
         )
+    for kind, figures in (trackers or {}).get("trackers", {}).items():
+        name = f"engine_{kind}_vs_bare_client"
+        if "skipped" in figures:
+            out.append({"name": name, "note": f"not measured: {figures['skipped']}"})
+            continue
+        by_workers = ", ".join(
+            f"{workers} worker{'s' if workers != '1' else ''}: {engine} /s against {figures['bare_per_s'][workers]} /s"
+            for workers, engine in figures["engine_per_s"].items()
+        )
+        note = f"{trackers['syncs']} issues created in a live {kind.capitalize()}; engine / bare client, {by_workers}"
+        out.append(
+            _met(name, figures["ratio"] >= TRACKER_RATIO,
+                 {"name": name, "target_ratio": TRACKER_RATIO, "ratio": figures["ratio"], "note": note}),
+        )  # fmt: skip
     return out
 
 
@@ -168,6 +193,8 @@ def _figure(entry: dict) -> tuple[str, str]:
         return f"≤ {entry['target_s']} s", f"{entry['s']:g} s"
     if "target_per_s" in entry:
         return f"≥ {entry['target_per_s']} /s", f"{entry['per_s']:g} /s"
+    if "p50_ms" not in entry:
+        return "", "not measured"
     return "", f"p50 {entry['p50_ms']:g} / p95 {entry['p95_ms']:g} ms"
 
 

@@ -108,7 +108,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--runs", type=int, default=20, help="timed fetches of each page")
     parser.add_argument("--regenerate", action="store_true", help="generate the data set even if it is there")
-    parser.add_argument("--skip", default="", help="comma-separated phases to leave out: bulk, engine")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated phases to leave out: bulk, engine, trackers (large only)"
+    )
     parser.add_argument("--markdown", nargs="+", metavar="JSON", help="print the README table of these results")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -143,6 +145,13 @@ def main() -> None:
 
         print("- engine", flush=True)
         engine = measure_worker(syncs=2000 if args.scale == "large" else 500, runs=3 if args.scale == "large" else 1)
+    trackers = None
+    if args.scale == "large" and "trackers" not in skip:
+        # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
+        from bench.trackers_throughput import measure
+
+        print("- engine against live trackers (1, 2 and 4 workers)", flush=True)
+        trackers = measure()
     # Here: a cycle with Django's start-up (the script picks settings first; apps load after setup()).
     from bench.processes import stop
 
@@ -152,7 +161,7 @@ def main() -> None:
         "database": database,
         "date": datetime.now(UTC).date().isoformat(),
         "machine": machine(),
-        "scenarios": report.scenarios(args.scale, database, meta, pages, bulk, engine),
+        "scenarios": report.scenarios(args.scale, database, meta, pages, bulk, engine, trackers),
         "seconds": round(time.monotonic() - began, 1),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
