@@ -36,3 +36,28 @@ class SynchronizationsConfig(AppConfig):
         from synchronizations.connectors import REGISTRY, Connector
 
         return REGISTRY.get(kind, Connector).scopes_overlap(a, b)
+
+    def scope_problem(self, kind: str, scope: str) -> str:
+        """What is wrong with ``scope``'s text on a repository of ``kind`` (the
+        connector's Connector.scope_problem; "" for a kind without a connector)."""
+        # Not at the top: see scopes_overlap().
+        from synchronizations.connectors import REGISTRY, Connector
+
+        return REGISTRY.get(kind, Connector).scope_problem(scope)
+
+    def settings_problem(self, repository) -> str:
+        """What is wrong with ``repository``'s settings (a Repository, saved or
+        not) as its connector reads them when it is made ("" when nothing is, or
+        for a kind without a connector). No network."""
+        # Not at the top: see scopes_overlap().
+        from synchronizations.connectors import REGISTRY
+        from synchronizations.engine.errors import SyncError
+
+        connector_class = REGISTRY.get(repository.kind)
+        if connector_class is None:
+            return ""
+        try:
+            connector_class(repository)
+        except SyncError as exc:
+            return exc.message
+        return ""

@@ -105,6 +105,10 @@ class Repository(models.Model):
         # GitHub's connector takes https://api.github.com and GitLab's gitlab.com when none is given.
         if self.kind not in (self.Kind.SANDBOX, self.Kind.GITHUB, self.Kind.GITLAB) and not self.base_url:
             problems["base_url"] = "A tracker other than the sandbox needs its web address."
+        if not problems:
+            settings_problem = apps.get_app_config("synchronizations").settings_problem(self)
+            if settings_problem:
+                problems["settings"] = settings_problem
         if problems:
             raise ValidationError(problems)
 
@@ -272,10 +276,20 @@ class Mapping(models.Model):
         return datetime.fromtimestamp(slot * 3600, tz=UTC)
 
     def clean(self) -> None:
-        """Refuses a field map with problems, and sides that overlap (see overlaps())."""
+        """Refuses a field map with problems, a scope its repository's connector
+        cannot read (Connector.scope_problem), and sides that overlap (see overlaps())."""
         problems = field_map_problems(self.field_map)
         if problems:
             raise ValidationError({"field_map": problems})
+        kinds = dict(Repository.objects.filter(pk__in=[self.left_id, self.right_id]).values_list("pk", "kind"))
+        config = apps.get_app_config("synchronizations")
+        scope_problems = {
+            f"{side}_scope": problem
+            for side, repository_id, scope in self.sides()
+            if (problem := config.scope_problem(kinds.get(repository_id, ""), scope))
+        }
+        if scope_problems:
+            raise ValidationError(scope_problems)
         overlaps = self.overlaps()
         if overlaps:
             raise ValidationError(overlaps)

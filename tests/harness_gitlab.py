@@ -63,8 +63,8 @@ def gitlab_fake():
 
 @pytest.fixture
 def gitlab_harness(db, request) -> Harness:
-    live = {name: os.environ.get(LIVE + name, "") for name in ("URL", "TOKEN", "SCOPE", "OTHER_SCOPE")}
-    if live["URL"]:
+    live = {name: os.environ.get(LIVE + name, "").strip() for name in ("URL", "TOKEN", "SCOPE", "OTHER_SCOPE")}
+    if any(live.values()):  # one of them set means the user's own GitLab: never the fake instead, silently
         return _live_harness(live)
     fake = request.getfixturevalue("gitlab_fake")
     repository = gitlab_repository(fake.url, fake.token, name=f"GitLab conformance {next(_numbers)}")
@@ -99,9 +99,9 @@ def gitlab_harness(db, request) -> Harness:
 
 
 def _live_harness(live: dict) -> Harness:
-    missing = [LIVE + name for name in ("TOKEN", "SCOPE", "OTHER_SCOPE") if not live[name]]
+    missing = [LIVE + name for name in ("URL", "TOKEN", "SCOPE", "OTHER_SCOPE") if not live[name]]
     if missing:
-        pytest.fail(f"{LIVE}URL is set, but not {', '.join(missing)}: the suite needs a token and two projects")
+        pytest.fail(f"To run the conformance suite against your own GitLab, set {', '.join(missing)} too")
     repository = gitlab_repository(live["URL"], live["TOKEN"], name=f"GitLab live {next(_numbers)}")
 
     def variant(base_url: str, token: str) -> Connector:

@@ -50,12 +50,15 @@ def jira_connector(fake: FakeJira, name: str = "", **changes) -> Connector:
 def _live(prefix: str, flavour: str) -> Harness | None:
     """The harness of a real Jira named by SYNCWEB_CONFORMANCE_<prefix>_*, None
     when the environment names none."""
-    env = {name: os.environ.get(f"SYNCWEB_CONFORMANCE_{prefix}_{name}", "") for name in ("URL", "TOKEN", "SCOPE")}
-    if not env["URL"]:
+    names = ("URL", "TOKEN", "SCOPE", "OTHER_SCOPE", *(("USER",) if flavour == "cloud" else ()))
+    env = {name: os.environ.get(f"SYNCWEB_CONFORMANCE_{prefix}_{name}", "").strip() for name in names}
+    if not any(env.values()):
         return None
-    other = os.environ.get(f"SYNCWEB_CONFORMANCE_{prefix}_OTHER_SCOPE", "")
-    if not (env["TOKEN"] and env["SCOPE"] and other):
-        pytest.fail(f"SYNCWEB_CONFORMANCE_{prefix}_URL is set: set _TOKEN, _SCOPE and _OTHER_SCOPE too")
+    # One of them set means the user's own Jira: never the fake instead, silently.
+    missing = [f"SYNCWEB_CONFORMANCE_{prefix}_{name}" for name, value in env.items() if not value]
+    if missing:
+        pytest.fail(f"To run the conformance suite against your own Jira, set {', '.join(missing)} too")
+    other = env["OTHER_SCOPE"]
     number = next(_numbers)
 
     def make(**changes) -> Connector:

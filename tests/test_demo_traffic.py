@@ -2,6 +2,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from synchronizations import demo
 from synchronizations.engine import fieldmap, process
@@ -78,8 +79,7 @@ def test_fixing_an_error_makes_its_artifact_mappable(seeded):
     demo.DemoTraffic(seed=3).unmappable_edit(mapping)
     [edited] = edited_since(before)
     sync = Synchronization.objects.get(mapping=mapping, left_key=edited.key)
-    Mapping.objects.filter(pk=mapping.pk).update(left_cursor="")
-    detect_changes(mapping.pk)
+    Synchronization.objects.filter(pk=sync.pk).retry(timezone.now())  # whatever status the seed gave it: due now
     assert process.process_sync(sync.pk, "job") == SyncStatus.ERROR
     demo.DemoTraffic(seed=2).fix_an_error(mapping)
     Mapping.objects.filter(pk=mapping.pk).update(left_cursor="")

@@ -31,6 +31,7 @@ from synchronizations.engine.errors import (
     ArtifactDeleted,
     ConflictError,
     FieldRefused,
+    PartlyCreated,
     PermanentError,
     RepositoryError,
     TransientError,
@@ -815,3 +816,22 @@ def test_the_engine_syncs_a_sandbox_with_github_both_ways(db, github_fake):
     assert detect_and_process().changed == 1
     copy.refresh_from_db()
     assert (copy.fields["status"], copy.fields["tags"]) == ("Open", ["bug", "enhancement"])
+
+
+def test_a_new_issue_github_did_not_close_is_partly_created_and_linked_not_lost(github_fake, connector):
+    """GitHub creates issues open; the write that closes it failing (a secondary
+    rate limit) leaves an open issue, said as a PartlyCreated carrying it."""
+    original = github_fake.dispatch
+
+    def limited(request):
+        if request.method == "PATCH":
+            return github_fake.secondary_limit(30)
+        return original(request)
+
+    github_fake.dispatch = limited
+    with pytest.raises(PartlyCreated) as partly:
+        connector.create(SCOPE, {"title": "Done already", "state": "closed"})
+    issue = partly.value.artifact
+    assert issue.fields["state"] == "open" and partly.value.fields == ["state"]
+    assert isinstance(partly.value.error, TransientError)
+    assert github_fake.issue(OWNER, "web", int(issue.key.rsplit("#", 1)[1])).title == "Done already"

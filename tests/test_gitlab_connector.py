@@ -24,6 +24,7 @@ from synchronizations.engine.errors import (
     ArtifactDeleted,
     ConflictError,
     FieldRefused,
+    PartlyCreated,
     PermanentError,
     RepositoryError,
     TransientError,
@@ -523,3 +524,22 @@ def test_an_unreachable_gitlab_fails_get_many_as_a_whole(make_connector):
     connector = make_connector(base_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(TransientError):
         connector.get_many(["acme/web#1", "acme/ops#2"])
+
+
+def test_a_new_issue_gitlab_did_not_close_is_partly_created_and_linked_not_lost(fake, connector):
+    """GitLab creates issues open; the update that closes it failing (a rate limit)
+    leaves an open issue, said as a PartlyCreated carrying it."""
+    original = fake.dispatch
+
+    def limited(request):
+        if request.method == "PUT":
+            return Response(429, {"message": "Retry later"}, {"Retry-After": "5"})
+        return original(request)
+
+    fake.dispatch = limited
+    with pytest.raises(PartlyCreated) as partly:
+        connector.create("acme/web", {"title": "Done already", "state": "closed"})
+    issue = partly.value.artifact
+    assert issue.fields["state"] == "opened" and partly.value.fields == ["state"]
+    assert isinstance(partly.value.error, TransientError) and partly.value.error.retry_after == 5
+    assert connector.get(issue.key).fields["title"] == "Done already"

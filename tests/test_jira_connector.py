@@ -15,6 +15,7 @@ from synchronizations.engine.errors import (
     ArtifactDeleted,
     ConflictError,
     FieldRefused,
+    PartlyCreated,
     PermanentError,
     RepositoryError,
     TransientError,
@@ -161,12 +162,28 @@ def test_a_status_no_transition_reaches_is_refused_naming_it_and_the_reachable_o
     assert connector.get(created.key).fields["status"] == "To Do"
 
 
-def test_create_with_a_status_transitions_after_creating_and_never_raises_once_created(fake):
+def test_create_with_a_status_transitions_after_creating_and_says_when_it_could_not(fake):
+    """The issue exists once Jira's create answered: a status no transition reaches
+    is a PartlyCreated carrying the issue (the engine links it, never creating it
+    again) and the refusal naming the status."""
     connector = jira_connector(fake)
     moved = connector.create("WEB", {"title": "Started", "status": "In Progress"})
     assert moved.fields["status"] == "In Progress"
-    stuck = connector.create("WEB", {"title": "Too far", "status": "Done"})  # no transition from To Do
+    with pytest.raises(PartlyCreated) as partly:
+        connector.create("WEB", {"title": "Too far", "status": "Done"})  # no transition from To Do
+    stuck = partly.value.artifact
     assert stuck.key in fake.issues and stuck.fields["status"] == "To Do"
+    assert partly.value.fields == ["status"]
+    assert isinstance(partly.value.error, FieldRefused) and "reachable: In Progress" in partly.value.message
+
+
+def test_an_update_to_a_status_no_transition_reaches_writes_no_other_field_either(fake):
+    connector = jira_connector(fake)
+    created = connector.create("WEB", {"title": "Before"})
+    with pytest.raises(FieldRefused, match="'Done'"):
+        connector.update(created.key, {"title": "After", "status": "Done"}, created.version)
+    assert connector.get(created.key).fields["title"] == "Before"
+    assert not sent(fake, "PUT", created.key)
 
 
 # --- custom fields by name -------------------------------------------------------------
@@ -273,6 +290,51 @@ def test_a_scope_jira_cannot_search_is_a_permanent_error_naming_it(fake):
     assert "does not exist" in connector.check("NOSUCH", [])[0]
     with pytest.raises(PermanentError, match="not a Jira scope"):
         connector.changed_since("web project!", "")
+
+
+@pytest.mark.parametrize(
+    "condition",
+    ["labels = x) OR (project = WEB", "labels = x)", "(labels = x", 'summary ~ "open quote'],
+)
+def test_a_condition_that_could_reach_outside_its_project_is_refused(condition):
+    """The condition is put in parentheses after the project: one that closes them
+    (or leaves a quote open) could reach issues of other projects and mappings."""
+    with pytest.raises(PermanentError, match="unbalanced parentheses or quotes"):
+        Scope.parse(f"OPS: {condition}")
+    assert "unbalanced parentheses or quotes" in JiraConnector.scope_problem(f"OPS: {condition}")
+    assert Scope.parse('OPS: summary ~ "a (b" AND (labels = x)').jql == 'summary ~ "a (b" AND (labels = x)'
+
+
+def test_a_mapping_with_a_scope_jira_cannot_read_or_repository_settings_it_refuses_is_not_saved(db):
+    """Said when saved (the admin's form shows it on the field), not on every sync."""
+    from django.core.exceptions import ValidationError
+
+    from synchronizations.models import Mapping
+
+    jira = Repository.objects.create(name="Jira", kind="jira", base_url="https://jira.example.com")
+    sandbox = Repository.objects.create(name="Sandbox", kind="sandbox")
+    for scope in ("12-OPS", "OPS: labels = x) OR (project = WEB", "OPS: labels = x ORDER BY key"):
+        mapping = Mapping(name="M", left=sandbox, left_scope="SB", right=jira, right_scope=scope)
+        with pytest.raises(ValidationError) as refused:
+            mapping.clean()
+        assert list(refused.value.message_dict) == ["right_scope"], scope
+    for settings in ({"deployment": "Server"}, {"page_size": "100"}, {"overlap_seconds": 99999}):
+        jira.settings = settings
+        with pytest.raises(ValidationError) as refused:
+            jira.clean()
+        assert list(refused.value.message_dict) == ["settings"], settings
+
+
+def test_an_issue_created_outside_the_scope_condition_is_linked_and_said(fake):
+    """Change detection would never see it again: a PartlyCreated whose error says
+    so, rather than an issue silently out of sync."""
+    connector = jira_connector(fake)
+    with pytest.raises(PartlyCreated, match="does not match the scope's condition") as partly:
+        connector.create("WEB: labels = synced", {"title": "Unlabelled"})
+    assert partly.value.artifact.key in fake.issues and partly.value.fields == []
+    assert connector.create("WEB: labels = synced", {"title": "Labelled", "labels": ["synced"]}).fields["labels"] == [
+        "synced"
+    ]
 
 
 def test_scopes_of_one_project_overlap_whatever_their_conditions():
@@ -481,3 +543,86 @@ def test_an_issue_crosses_from_cloud_to_server_and_back_through_the_engine_witho
     finally:
         cloud.stop()
         server.stop()
+
+
+# --- a create that did not take every field, through the engine -------------------------
+
+
+@pytest.fixture
+def to_jira(db):
+    """A mapping sandbox SB (left) → Jira Cloud WEB (right) whose status map can ask
+    for a status no transition reaches from a new issue's To Do."""
+    from synchronizations.models import Mapping
+
+    jira = FakeJira("cloud").start()
+    left = Repository.objects.create(name="Sandbox", kind="sandbox", settings={"key_prefix": "SB"})
+    right = jira_connector(jira, "Jira").repository
+    mapping = Mapping.objects.create(
+        name="Sandbox → Jira", left=left, left_scope="SB", right=right, right_scope="WEB", field_map=[
+            {"left": "title", "right": "title", "direction": "both"},
+            {"left": "status", "right": "status", "direction": "both",
+             "values": {"Open": "To Do", "Working": "In Progress", "Closed": "Done"}},
+        ],
+    )  # fmt: skip
+    yield mapping, jira
+    jira.stop()
+
+
+def test_a_new_issue_whose_status_no_transition_reaches_is_linked_and_in_the_error_queue(to_jira):
+    """Never a silent OK with Jira in another status; never a second issue: the sync
+    says why, and once the status is reachable (here: the left moves to one that is)
+    the next processing writes it as an update."""
+    from synchronizations.connectors import connector_for
+    from synchronizations.models import Synchronization, SyncStatus
+    from tests.test_fakes_end_to_end import run_round
+
+    mapping, jira = to_jira
+    sandbox = connector_for(mapping.left)
+    made = sandbox.create("SB", {"title": "Too far", "status": "Closed"})
+    run_round(mapping)
+    [sync] = Synchronization.objects.filter(mapping=mapping)
+    assert sync.status == SyncStatus.ERROR
+    assert "no transition takes" in sync.error_message and "'Done'" in sync.error_message
+    assert sync.right_key in jira.issues and len(jira.issues) == 1
+    assert jira.issues[sync.right_key]["fields"]["status"] == "To Do"
+
+    run_round(mapping)  # nothing changed: it stays in the error queue, and nothing is created again
+    assert Synchronization.objects.get(pk=sync.pk).status == SyncStatus.ERROR and len(jira.issues) == 1
+
+    sandbox.update(made.key, {"status": "Working"}, sandbox.get(made.key).version)
+    run_round(mapping)
+    sync.refresh_from_db()
+    assert sync.status == SyncStatus.OK, sync.error_message
+    assert jira.issues[sync.right_key]["fields"]["status"] == "In Progress" and len(jira.issues) == 1
+    assert sandbox.get(made.key).fields["status"] == "Working"  # Jira's To Do never came back
+
+
+def test_a_rate_limit_on_the_transition_after_a_create_tries_the_status_again_not_the_create(to_jira):
+    from synchronizations.connectors import connector_for
+    from synchronizations.engine import process
+    from synchronizations.models import Synchronization, SyncStatus
+    from tests.test_fakes_end_to_end import run_round
+
+    mapping, jira = to_jira
+    sandbox = connector_for(mapping.left)
+    made = sandbox.create("SB", {"title": "Started", "status": "Working"})
+    calls = {"n": 0}
+    original = jira.dispatch
+
+    def limited(request):
+        if request.method == "POST" and request.path.endswith("/transitions") and not calls["n"]:
+            calls["n"] += 1
+            return Response(429, {"errorMessages": ["Rate limit exceeded."]}, {"Retry-After": "1"})
+        return original(request)
+
+    jira.dispatch = limited
+    run_round(mapping)
+    [sync] = Synchronization.objects.filter(mapping=mapping)
+    assert sync.status == SyncStatus.PENDING and sync.right_key in jira.issues
+    assert jira.issues[sync.right_key]["fields"]["status"] == "To Do"
+    Synchronization.objects.filter(pk=sync.pk).make_due(datetime.now(UTC))  # its backoff over
+    process.process_batch([sync.pk], "again")
+    sync.refresh_from_db()
+    assert sync.status == SyncStatus.OK, sync.error_message
+    assert jira.issues[sync.right_key]["fields"]["status"] == "In Progress" and len(jira.issues) == 1
+    assert sandbox.get(made.key).fields["status"] == "Working"

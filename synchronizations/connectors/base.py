@@ -98,6 +98,14 @@ class Connector(ABC):
         return a == b or not a or not b
 
     @staticmethod
+    def scope_problem(scope: str) -> str:
+        """What is wrong with ``scope``'s text for this kind of tracker, in one
+        sentence ("" when nothing is), without the network: Mapping.clean() refuses
+        such a side when it is saved. The default finds nothing; connectors whose
+        scopes have a syntax (``owner/repo``, ``KEY: JQL``) say so here."""
+        return ""
+
+    @staticmethod
     def same_version(seen: str, current: str) -> bool:
         """Whether an artifact listed at version ``current`` is unchanged since it
         was seen at version ``seen`` (as changed_since(), get(), create() or

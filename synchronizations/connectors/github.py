@@ -51,11 +51,11 @@ Artifacts
     kept for the connector's life and read again (at most once a minute) when a
     name is missing. An update that GitHub answers without the values written (it
     drops labels, assignees and milestones without a word when the token's user has
-    no push access) is a FieldRefused too; create() cannot raise once the issue
-    exists (the engine would create it again), so it returns the issue as GitHub
-    made it, and the next change detection sees the difference. A new issue is
-    created open (GitHub's create takes no state) and then closed if the fields say
-    so. Writing ``state_reason`` or ``status``
+    no push access) is a FieldRefused too. Once GitHub's create answered, the issue
+    exists: a value it dropped, or a failure of the write that closes it, is a
+    PartlyCreated (the engine links the issue, never creating it again, and writes
+    those fields again as an update). A new issue is created open (GitHub's create
+    takes no state) and then closed if the fields say so. Writing ``state_reason`` or ``status``
     closes or opens the issue as the value says; GitHub takes a state reason only
     with a change of state, so a closed issue whose reason changes is reopened and
     closed again with the new one (two writes, two events in its timeline).
@@ -160,6 +160,7 @@ from synchronizations.engine.errors import (
     ArtifactDeleted,
     ConflictError,
     FieldRefused,
+    PartlyCreated,
     PermanentError,
     RepositoryError,
     SyncError,
@@ -911,16 +912,25 @@ class GitHubConnector(HttpConnector):
             answer = self.request("POST", f"{target.path}/issues", key=f"repository {target}", json=payload).json()
         except ArtifactDeleted as exc:
             raise self._scope_missing(target, exc.detail) from None
-        if state != "closed":
-            return self._artifact(target, answer)
-        # GitHub creates issues open: close it as asked. The issue exists now, and
-        # raising would have the engine create it again: what fails is left to the
-        # next change detection, which sees the issue as it is.
+        created = self._artifact(target, answer)
+        if state == "closed":
+            # GitHub creates issues open: close it as asked. The issue exists now: a
+            # failure is a PartlyCreated, so that the engine links the issue (never
+            # creating it again) and writes the state again as an update.
+            try:
+                answer = self._patch(
+                    target, answer["number"], {"state": "closed", "state_reason": reason or "completed"}
+                )
+            except SyncError as exc:
+                raise PartlyCreated(
+                    created, exc, [name for name in (STATE, STATE_REASON, STATUS) if name in fields]
+                ) from exc
+            created = self._artifact(target, answer)
         try:
-            closed = self._patch(target, answer["number"], {"state": "closed", "state_reason": reason or "completed"})
-        except SyncError:
-            return self._artifact(target, answer)
-        return self._artifact(target, closed)
+            self._check_written(created.key, answer, fields)
+        except FieldRefused as exc:  # dropped without a word (no push access): said, and tried again
+            raise PartlyCreated(created, exc, [exc.field]) from exc
+        return created
 
     def update(self, key: str, fields: dict, version: str) -> Artifact:
         target, number, current = self._read(key)
@@ -952,6 +962,15 @@ class GitHubConnector(HttpConnector):
 
     def ping(self) -> None:
         self.get_page("/user")
+
+    @staticmethod
+    def scope_problem(scope: str) -> str:
+        """The scope's syntax error, as its parser says it ("" when it parses)."""
+        try:
+            Scope.parse(scope)
+        except PermanentError as exc:
+            return exc.message
+        return ""
 
     @staticmethod
     def scopes_overlap(a: str, b: str) -> bool:

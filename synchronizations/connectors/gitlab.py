@@ -113,7 +113,6 @@ Errors
     reported deleted.
 """
 
-import contextlib
 import re
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -129,6 +128,7 @@ from synchronizations.engine.errors import (
     ArtifactDeleted,
     ConflictError,
     FieldRefused,
+    PartlyCreated,
     PermanentError,
     RepositoryError,
     SyncError,
@@ -452,26 +452,31 @@ class GitLabConnector(HttpConnector):
 
     def create(self, scope: str, fields: dict) -> Artifact:
         """A new issue in the scope's project. FieldRefused (before anything is
-        written) for a field or a name GitLab does not have; once the issue exists
-        nothing is raised: a state GitLab did not take on creation (it creates
-        issues open) is set by an update right after, and if that fails the issue
-        is returned as it is."""
+        written) for a field or a name GitLab does not have. Once the issue exists,
+        a state GitLab did not take on creation (it creates issues open) is set by
+        an update right after; that update failing, or a value GitLab dropped
+        without a word, is a PartlyCreated naming the fields (the engine links the
+        issue, never creating it again, and writes them again as an update)."""
         ref = parse_scope(scope)
         project = self._project(ref)
         payload = self._payload(project, fields, None)
         close = payload.pop("state_event", None) == "close"
         payload.setdefault("title", "")
         issue = self.request("POST", self._issues_path(project["id"]), key=f"project '{ref}'", json=payload).json()
+        key = f"{ref}#{issue['iid']}"
         if close:
-            # The issue exists: raising now would have the engine create it again.
-            with contextlib.suppress(SyncError):
+            try:
                 issue = self.request(
-                    "PUT",
-                    f"{self._issues_path(project['id'])}/{issue['iid']}",
-                    key=f"{ref}#{issue['iid']}",
-                    json={"state_event": "close"},
+                    "PUT", f"{self._issues_path(project['id'])}/{issue['iid']}", key=key, json={"state_event": "close"}
                 ).json()
-        return self._artifact(ref, project, issue)
+            except SyncError as exc:
+                raise PartlyCreated(self._artifact(ref, project, issue), exc, [STATE]) from exc
+        created = self._artifact(ref, project, issue)
+        try:
+            self._check_written(key, issue, {name: fields[name] for name in _written_fields(payload) if name in fields})
+        except FieldRefused as exc:
+            raise PartlyCreated(created, exc, [exc.field] if exc.field else list(fields)) from exc
+        return created
 
     def update(self, key: str, fields: dict, version: str) -> Artifact:
         """Writes the fields of ``fields`` that differ from the issue as read now, if
@@ -511,6 +516,15 @@ class GitLabConnector(HttpConnector):
         """``GET /user``: any valid token may, whatever its scope among api,
         read_api and read_user."""
         self.request("GET", f"{API}/user")
+
+    @staticmethod
+    def scope_problem(scope: str) -> str:
+        """The scope's syntax error, as its parser says it ("" when it parses)."""
+        try:
+            parse_scope(scope)
+        except PermanentError as exc:
+            return exc.message
+        return ""
 
     @staticmethod
     def scopes_overlap(a: str, b: str) -> bool:

@@ -137,6 +137,7 @@ from synchronizations.engine.errors import (
     ArtifactDeleted,
     ConflictError,
     FieldRefused,
+    PartlyCreated,
     PermanentError,
     RepositoryError,
     SyncError,
@@ -197,12 +198,43 @@ class Scope:
         jql = (match["jql"] or "").strip()
         if _ORDER_BY.search(jql):
             raise PermanentError(f"Scope {text!r}: its JQL condition may not have an ORDER BY (the connector orders).")
+        if not _balanced(jql):
+            # The condition is put in parentheses after the project: an unbalanced
+            # one could close them and reach issues of other projects.
+            raise PermanentError(
+                f"Scope {text!r}: its JQL condition has unbalanced parentheses or quotes; it must stand on its own "
+                "inside the project's scope."
+            )
         return cls(match["project"].upper(), jql)
 
     def search(self) -> str:
         """The JQL of the scope, without order."""
         query = f'project = "{self.project}"'
         return f"{query} AND ({self.jql})" if self.jql else query
+
+
+def _balanced(jql: str) -> bool:
+    """Whether ``jql``'s parentheses pair up, outside its quoted strings ('…' or "…",
+    a backslash escaping the next character), and every quote is closed: a
+    condition that can be put inside parentheses and stay there."""
+    depth, quote, escaped = 0, "", False
+    for char in jql:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0 and not quote and not escaped
 
 
 def parse_cursor(cursor: str) -> datetime | None:
@@ -400,17 +432,37 @@ class JiraConnector(HttpConnector):
         key = answer.json()["key"]
         try:
             created = self._read(key)
-            status = fields.get(STATUS)
-            if status not in (None, "") and not _same_name(created["fields"]["status"]["name"], status):
-                self._transition(key, created, str(status))
-                created = self._read(key)
-            return self._artifact(created)
         except SyncError:
             # The issue exists: raising now would have the engine create it again.
+            return Artifact(key, dict(fields), "", self.url(key), datetime.now(UTC))
+        status = fields.get(STATUS)
+        if status not in (None, "") and not _same_name(created["fields"]["status"]["name"], status):
             try:
-                return self.get(key)
-            except SyncError:
-                return Artifact(key, dict(fields), "", self.url(key), datetime.now(UTC))
+                self._transition(key, created, str(status))
+                created = self._read(key)
+            except SyncError as exc:
+                # Linked all the same; the status is written again, as an update,
+                # by the next processing (errors.PartlyCreated).
+                raise PartlyCreated(self._artifact(created), exc, [STATUS]) from exc
+        artifact = self._artifact(created)
+        if target.jql and not self._matches(key, target):
+            # Change detection searches the scope: an issue outside its condition
+            # would never be read again, its edits never carried.
+            raise PartlyCreated(
+                artifact,
+                PermanentError(
+                    f"{key} was created in '{self.repository.name}' but does not match the scope's condition "
+                    f"({target.jql}): change detection will not see its edits. Map fields so that new issues "
+                    "match it (e.g. a label), or use a scope without a condition; then Retry."
+                ),
+                [],
+            )
+        return artifact
+
+    def _matches(self, key: str, target: "Scope") -> bool:
+        """Whether issue ``key`` is in ``target``'s search (one search of one issue)."""
+        issues, _ = self._search_page(f"key = {key} AND ({target.jql})", None, size=1, scope=str(target.jql))
+        return bool(issues)
 
     def update(self, key: str, fields: dict, version: str) -> Artifact:
         current = self._read(key)
@@ -421,10 +473,15 @@ class JiraConnector(HttpConnector):
                 f"version read: {version}; version now: {now}",
             )
         payload = self._payload(fields)
+        status = fields.get(STATUS)
+        moves = status not in (None, "") and not _same_name(current["fields"]["status"]["name"], status)
+        if moves and payload:
+            # A status no transition reaches refuses the whole write: nothing of it
+            # is written (the other fields would be, were it checked after them).
+            self._transition_to(key, current, str(status))
         if payload:
             self.request("PUT", f"{self.api}/issue/{key}", key=key, json={"fields": payload})
-        status = fields.get(STATUS)
-        if status not in (None, "") and not _same_name(current["fields"]["status"]["name"], status):
+        if moves:
             self._transition(key, current, str(status))
         return self.get(key)
 
@@ -434,6 +491,15 @@ class JiraConnector(HttpConnector):
     def ping(self) -> None:
         """Reads our own user (``/myself``), and remembers its time zone."""
         self._zone = _zone_of(self.request("GET", f"{self.api}/myself").json())
+
+    @staticmethod
+    def scope_problem(scope: str) -> str:
+        """The scope's syntax error, as its parser says it ("" when it parses)."""
+        try:
+            Scope.parse(scope)
+        except PermanentError as exc:
+            return exc.message
+        return ""
 
     @staticmethod
     def scopes_overlap(a: str, b: str) -> bool:
@@ -666,11 +732,17 @@ class JiraConnector(HttpConnector):
         """Takes ``key`` to ``status`` by the transition that reaches it (see the
         module's docstring); FieldRefused when none does."""
         path = f"{self.api}/issue/{key}/transitions"
+        transition = self._transition_to(key, issue, status)
+        self.request("POST", path, key=key, json={"transition": {"id": transition}})
+
+    def _transition_to(self, key: str, issue: dict, status: str) -> str:
+        """The id of the transition that takes ``key`` (as read: ``issue``) to
+        ``status`` now; FieldRefused naming the reachable statuses when none does."""
+        path = f"{self.api}/issue/{key}/transitions"
         transitions = self.request("GET", path, key=key).json().get("transitions") or []
         for transition in transitions:
             if _same_name(_name(transition.get("to")), status):
-                self.request("POST", path, key=key, json={"transition": {"id": str(transition["id"])}})
-                return
+                return str(transition["id"])
         reachable = sorted({_name(t.get("to")) for t in transitions if _name(t.get("to"))})
         raise FieldRefused(
             f"'{self.repository.name}' refused the value of field 'status': no transition takes {key} from "

@@ -110,3 +110,27 @@ class FieldRefused(PermanentError):
     def __init__(self, message: str, detail: str = "", field: str = ""):
         super().__init__(message, detail)
         self.field = field
+
+
+class PartlyCreated(SyncError):
+    """A create whose artifact exists but did not take every field: a connector
+    raises it from create() (never returning the artifact as if all went well,
+    nor raising an error that would lose it) when a step after the tracker's
+    create failed, e.g. a status no workflow transition reaches, or a rate limit on
+    the follow-up write that closes the new issue.
+
+    ``artifact``: the Artifact as the tracker shows it now (its key above all);
+    ``error``: the SyncError of the step that failed, which decides what happens to
+    the sync (TransientError: tried again after a backoff; PermanentError: the
+    error queue); ``fields``: the names, on the created side, of the fields it did
+    not take. The engine links the artifact at once (it is never created again) and
+    records both sides as agreeing on every other field, so that the next
+    processing writes those fields again, as an update."""
+
+    def __init__(self, artifact, error: SyncError, fields: list[str]):
+        super().__init__(error.message, error.detail)
+        self.artifact = artifact
+        self.error = error
+        self.fields = list(fields)
+        self.repository_id = error.repository_id
+        self.changes: dict = {}  # set by the engine: what to save of the sync before failing it

@@ -27,6 +27,7 @@ from synchronizations.engine.errors import (
     DATABASE_FAILED,
     ArtifactDeleted,
     BothDeleted,
+    PartlyCreated,
     PermanentError,
     RepositoryError,
     SyncError,
@@ -198,7 +199,9 @@ def apply(planned: list[tuple[Synchronization, Plan, dict]], connectors: dict[st
             fields = [item.plan.writes[side] for item in creates]
             made = _each_or_error(connectors[side].create_many, scope, fields, count=len(creates))
             done = {
-                item.sync.pk: result for item, result in zip(creates, made, strict=True) if isinstance(result, Artifact)
+                item.sync.pk: result.artifact if isinstance(result, PartlyCreated) else result
+                for item, result in zip(creates, made, strict=True)
+                if isinstance(result, Artifact | PartlyCreated)
             }
             # The keys, the "Created" log lines and the created events in one short
             # commit: should the database go away before the syncs finish, what was
@@ -220,14 +223,20 @@ def apply(planned: list[tuple[Synchronization, Plan, dict]], connectors: dict[st
                 LogEntry.objects.bulk_create(said)
                 rollup.record_many([(mapping.pk, EventKind.CREATED, pk) for pk in sorted(recorded)], now)
             for item, result in zip(creates, made, strict=True):
-                if not isinstance(result, Artifact):
+                if not isinstance(result, Artifact | PartlyCreated):
                     item.error = result
                     continue
+                artifact = done[item.sync.pk]
                 if item.sync.pk not in recorded:
-                    logger.warning("sync %s: claim lost after creating %s; it is not linked", item.sync.pk, result.key)
+                    logger.warning(
+                        "sync %s: claim lost after creating %s; it is not linked", item.sync.pk, artifact.key
+                    )
                     item.error = ClaimLost()
                     continue
-                item.after[side] = result  # its log line and event are saved already
+                item.after[side] = artifact  # its log line and event are saved already
+                if isinstance(result, PartlyCreated):
+                    result.changes = _partly_created(item, side, result, mapping.field_map)
+                    item.error = result
         if updates:
             changes = [(item.after[side].key, item.plan.writes[side], item.after[side].version) for item in updates]
             written = _each_or_error(connectors[side].update_many, changes, count=len(updates))
@@ -253,6 +262,22 @@ def apply(planned: list[tuple[Synchronization, Plan, dict]], connectors: dict[st
         )
         results[item.sync.pk] = Outcome(changes, item.messages, item.event)
     return results
+
+
+def _partly_created(item: "_Applying", side: str, created: PartlyCreated, field_map: list[dict]) -> dict:
+    """What to save of a sync whose artifact on ``side`` was created without some
+    fields (``created.fields``): the keys, URLs, versions and fingerprints as for a
+    success, and a baseline in which both sides agree on every field but those,
+    whose source side's entry is left out, so that the next processing sees the
+    source's value as changed and writes it again (merge._changed)."""
+    changes = _remembered(item.after, field_map)
+    synced = merge.baseline(field_map, item.after, item.sync.synced or {}, list(item.plan.conflicts))
+    source = merge.other(side)
+    for rule in field_map:
+        if rule[side] in created.fields:
+            synced[source].pop(rule[source], None)
+    changes["synced"] = synced
+    return changes
 
 
 def _each_or_error(method, *args, count: int) -> list:
@@ -407,6 +432,13 @@ def _failed(sync: Synchronization, token: str, exc: BaseException, seen: dict) -
     if isinstance(exc, ClaimLost):
         logger.warning("sync %s: claim lost to another job", sync.pk)
         return "skipped"
+    if isinstance(exc, PartlyCreated):
+        # The artifact is linked already (apply); what both sides agree on is saved
+        # now, and the sync fails as the step that failed decides, keeping the
+        # versions just saved (so that detection does not take them for an edit).
+        Synchronization.objects.filter(pk=sync.pk).claimed(token).update(**exc.changes)
+        versions = {name: value for name, value in exc.changes.items() if name.endswith("_version")}
+        return _failed(sync, token, exc.error, {**seen, **versions})
     if isinstance(exc, TransientError):
         return fail_transient(sync, token, exc, seen=seen)
     if isinstance(exc, RepositoryError):
