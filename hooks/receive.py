@@ -15,10 +15,13 @@ A delivery goes through these steps, the first that fails answering (Answer):
 5. Change detection of each mapping with a side on the repository that may detect now
    (Mapping.detection_waits(): enabled, both repositories enabled and healthy, no
    Retry-After pending) is queued by task name (jobs.DETECT_MAPPING), the path beat's
-   polling takes, so one detection per mapping at a time and the cursors hold. The
-   mapping is also marked (``detection_requested_at``): a detection already running
-   makes the queued one a no-op and may have read the side before the change, so
-   beat's next round (every SYNCWEB_TICK seconds) detects again once it ends.
+   polling takes, so one detection per mapping at a time and the cursors hold. Every
+   mapping on the repository, waiting ones too, is also marked
+   (``detection_requested_at``), which only a detection that started after it and
+   succeeded clears: a detection already running makes the queued one a no-op and
+   may have read the side before the change, a detection may fail (a rate limit),
+   and a waiting mapping may detect later; beat's next round (every SYNCWEB_TICK
+   seconds) after that detects.
 6. In the same transaction the delivery is recorded (repository, delivery id) once:
    a redelivery is answered 200 "duplicate" and starts nothing. When the broker does
    not take a message, the transaction is rolled back and the answer is 503 with
@@ -147,9 +150,11 @@ def receive(repository_id: int | None, headers: Headers[str, str], body: bytes, 
                 if not jobs.send(jobs.DETECT_MAPPING, mapping_id):
                     raise _NotQueued
             Webhook.objects.filter(pk=repository.pk).update(last_received_at=now, last_event=event)
-            # Also asked of beat: a detection of the mapping running now makes the
-            # one queued above a no-op, and may have read the side before the change.
-            Mapping.objects.filter(pk__in=due).update(detection_requested_at=now)
+            # Also asked of beat, of every mapping on the repository: a detection
+            # running now makes the one queued above a no-op (and may have read the
+            # side before the change), and a mapping that waits (disabled, paused,
+            # asked by a tracker to wait) detects as soon as it may.
+            Mapping.objects.filter(pk__in=due + waiting).update(detection_requested_at=now)
             Delivery.objects.prune(now)
     except IntegrityError:
         return Answer(

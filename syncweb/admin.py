@@ -1,3 +1,4 @@
+import math
 from datetime import date
 
 from django import forms
@@ -25,6 +26,13 @@ class BoundedJSONField(forms.JSONField):
             parsed = None
         else:
             if _depth(parsed) <= JSON_MAX_DEPTH:
+                if not _finite(parsed):
+                    # Python's json reads NaN, Infinity and 1e309 (inf); no database
+                    # stores them as JSON (SQLite's JSON_VALID check fails: HTTP 500).
+                    raise ValidationError(
+                        "JSON has no NaN or Infinity, and numbers must fit a double (at most about 1.8e308).",
+                        code="not_finite",
+                    )
                 return parsed
         raise ValidationError(f"This JSON is nested too deeply: at most {JSON_MAX_DEPTH} levels.", code="too_deep")
 
@@ -41,6 +49,21 @@ class BoundedJSONField(forms.JSONField):
             return super().has_changed(initial, data)
         except RecursionError:
             return True
+
+
+def _finite(value) -> bool:
+    """Whether every number in ``value`` (parsed JSON, at most JSON_MAX_DEPTH deep)
+    is finite: no NaN, Infinity or overflowed float."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
 
 
 def _depth(value) -> int:

@@ -278,6 +278,32 @@ def test_deeply_nested_json_in_the_admin_is_refused_with_a_message(client_as, ad
     assert not Repository.objects.filter(settings__isnull=False).exclude(settings={}).exists()
 
 
+@pytest.mark.parametrize("value", ['{"overlap_seconds": 1e309}', '{"x": NaN}', "[Infinity]", '{"a": [-Infinity]}'])
+def test_json_numbers_no_database_stores_are_refused_in_the_admin_with_a_message(client_as, admin_user, value):
+    """Found by a user trial: Python's json reads NaN, Infinity and 1e309, which
+    SQLite's JSON_VALID check then refused with an HTTP 500."""
+    from synchronizations.models import Repository
+
+    left = Repository.objects.create(name="L", kind="sandbox")
+    right = Repository.objects.create(name="R", kind="sandbox")
+    client = client_as(admin_user)
+    client.raise_request_exception = False
+    answers = [
+        client.post(
+            "/sync/admin/synchronizations/repository/add/", {"name": "N", "kind": "sandbox", "settings": value}
+        ),
+        client.post(
+            "/sync/admin/synchronizations/mapping/add/",
+            {"name": "M", "left": left.pk, "right": right.pk, "field_map": value, "conflict_policy": "left"},
+        ),
+        client.post("/sync/admin/synchronizations/sandboxartifact/add/", {"repository": left.pk, "fields": value}),
+    ]
+    for answer in answers:
+        assert answer.status_code == 200
+        assert "JSON has no NaN or Infinity" in answer.content.decode()
+    assert not Repository.objects.filter(name="N").exists()
+
+
 def test_a_bad_host_header_is_logged_in_one_line_without_a_traceback(client):
     """Found by a user trial: every request with a Host header not in ALLOWED_HOSTS
     (scanners send them all day) printed Django's whole traceback."""

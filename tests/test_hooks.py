@@ -808,3 +808,39 @@ def test_a_delivery_while_the_mapping_detects_makes_it_due_again_once_that_detec
     assert detect.detect_changes(mapping.pk).ran
     assert mapping.pk not in detect.mappings_due()
     assert Mapping.objects.get(pk=mapping.pk).detection_requested_at is None
+
+
+def test_a_delivery_for_a_waiting_mapping_is_kept_until_it_may_detect(client, sent, sandbox):
+    """A disabled mapping is listed as waiting, not queued; once enabled, beat's next
+    round detects it for the delivery (its interval an hour), not at its next poll."""
+    from synchronizations.engine import detect
+
+    repository = make_repository("github")
+    mapping = mapping_between(repository, sandbox, detection_interval=3600, enabled=False)
+    Mapping.objects.filter(pk=mapping.pk).update(last_detection_at=timezone.now())
+    answer = deliver(client, repository)
+    assert answer.status_code == 202 and answer.json()["waiting"] == [mapping.pk]
+    assert detections(sent) == [] and mapping.pk not in detect.mappings_due()
+    Mapping.objects.filter(pk=mapping.pk).update(enabled=True)
+    assert mapping.pk in detect.mappings_due()
+
+
+def test_a_detection_that_fails_keeps_the_delivery_for_the_next_one(client, sent, sandbox, monkeypatch):
+    """A rate limit during the notified detection: the request stays, so the
+    detection after the tracker's wait reads the change."""
+    from synchronizations.engine import detect
+    from synchronizations.engine.errors import TransientError
+
+    repository = make_repository("github")
+    mapping = mapping_between(repository, sandbox, detection_interval=3600)
+    assert deliver(client, repository).status_code == 202
+
+    def rate_limited(*args, **kwargs):
+        raise TransientError("'GitHub' is rate limiting us (HTTP 403)", retry_after=0)
+
+    monkeypatch.setattr(detect, "_read_side", rate_limited)
+    assert detect.detect_changes(mapping.pk).error
+    assert mapping.pk in detect.mappings_due()
+    monkeypatch.setattr(detect, "_read_side", lambda *args, **kwargs: True)
+    assert not detect.detect_changes(mapping.pk).error
+    assert mapping.pk not in detect.mappings_due()

@@ -107,8 +107,9 @@ def detect_changes(mapping_id: int) -> Detection:
         outcome.error = f"Unexpected error: {exc!r}"[:1000]
     finally:
         now = timezone.now()
-        if notified is not None:
-            # Notified again while it ran: that request stays, for the next round.
+        if notified is not None and not outcome.error:
+            # Kept when it failed (the next detection it may make reads the change),
+            # and when notified again while it ran (that request is for the next round).
             Mapping.objects.filter(pk=mapping_id, detection_requested_at=notified).update(detection_requested_at=None)
         Mapping.objects.filter(pk=mapping_id).update(
             detection_claimed_at=None,
