@@ -40,7 +40,7 @@ class SynchronizationsConfig(AppConfig):
     def scope_problem(self, kind: str, scope: str) -> str:
         """What is wrong with ``scope``'s text on a repository of ``kind`` (the
         connector's Connector.scope_problem; "" for a kind without a connector)."""
-        # Not at the top: see scopes_overlap().
+        # Not at the top: an import cycle through models.py, as in scopes_overlap().
         from synchronizations.connectors import REGISTRY, Connector
 
         return REGISTRY.get(kind, Connector).scope_problem(scope)
@@ -49,7 +49,7 @@ class SynchronizationsConfig(AppConfig):
         """What is wrong with ``repository``'s settings (a Repository, saved or
         not) as its connector reads them when it is made ("" when nothing is, or
         for a kind without a connector). No network."""
-        # Not at the top: see scopes_overlap().
+        # Not at the top: an import cycle through models.py, as in scopes_overlap().
         from synchronizations.connectors import REGISTRY
         from synchronizations.engine.errors import SyncError
 
