@@ -48,7 +48,7 @@ import itertools
 import math
 import time
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from urllib.parse import quote, unquote, urlencode
 
@@ -520,8 +520,11 @@ class FakeGitLab(FakeTracker):
         # else: GitLab drops the parameter, and the assignees stay
 
     def _now(self, after: datetime | None = None) -> datetime:
+        """The fake's time, strictly later than ``after`` (an edit's time): GitLab
+        keeps milliseconds, and an edit made after a read is later than it, even on a
+        machine fast enough to make both in one millisecond here."""
         moment = self.clock()
-        return moment if after is None or moment > after else after
+        return moment if after is None or moment > after else after + timedelta(milliseconds=1)
 
     def _available_labels(self, project: Project) -> list[tuple[str, int, bool]]:
         found = [(name, ident, True) for name, ident in project.labels.items()]
