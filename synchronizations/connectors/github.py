@@ -22,7 +22,9 @@ Scope (one mapping side)
 
 Artifacts
     ``key``: ``owner/repository#42`` (GitHub's own way of writing an issue
-    elsewhere), with the owner and repository as the scope spells them. ``url``:
+    elsewhere), the owner and repository in lower case whatever the scope's
+    spelling (GitHub's names ignore case, so re-spelling a scope links the same
+    issues). ``url``:
     the issue's page (``https://github.com/owner/repository/issues/42``; on a
     server, the same path under its host). Fields, all by name:
 
@@ -256,8 +258,10 @@ def parse_key(key: str) -> tuple[Scope, int] | None:
 
 
 def make_key(scope: Scope, number: int) -> str:
-    """The key of issue ``number`` of ``scope``: ``owner/repo#42``."""
-    return f"{scope}#{number}"
+    """The key of issue ``number`` of ``scope``: ``owner/repo#42``, in lower case
+    (GitHub's names ignore case): a scope spelled ``Octo/Web`` after ``octo/web``
+    gives the same keys, so its issues are known, not taken as new again."""
+    return f"{scope.owner.lower()}/{scope.repo.lower()}#{number}"
 
 
 def web_base(base_url: str) -> str:

@@ -187,6 +187,17 @@ def parse_scope(text: str) -> str:
     )
 
 
+def issue_key(ref: str, iid: int) -> str:
+    """The key of issue ``iid`` of the project the scope names ``ref``: ``ref`` in
+    lower case and the iid, ``group/web#12``. The scope's text, not the project's
+    path now, so that keys stay when the project is renamed or moved (GitLab
+    redirects the old path); in lower case, as GitLab's paths ignore case, so that a
+    scope re-spelled ``Group/Web`` links the same issues instead of taking them as
+    new. (A scope changed from a path to the project's id, or back, does give new
+    keys: the README says so.)"""
+    return f"{ref.lower()}#{iid}"
+
+
 def parse_key(key: str) -> tuple[str, int] | None:
     """(project as the scope names it, iid) of a key ``group/web#12``; None if ``key``
     is not one."""
@@ -463,7 +474,7 @@ class GitLabConnector(HttpConnector):
         close = payload.pop("state_event", None) == "close"
         payload.setdefault("title", "")
         issue = self.request("POST", self._issues_path(project["id"]), key=f"project '{ref}'", json=payload).json()
-        key = f"{ref}#{issue['iid']}"
+        key = issue_key(ref, issue["iid"])
         if close:
             try:
                 issue = self.request(
@@ -647,7 +658,7 @@ class GitLabConnector(HttpConnector):
         return len(moments) > 1
 
     def _artifact(self, ref: str, project: dict, issue: dict) -> Artifact:
-        key = f"{ref}#{issue['iid']}"
+        key = issue_key(ref, issue["iid"])
         return Artifact(
             key=key,
             fields=self._fields(issue),
