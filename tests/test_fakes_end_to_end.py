@@ -125,3 +125,21 @@ def test_a_github_webhook_starts_detection_at_once_and_the_new_issue_crosses(lin
     process.process_batch(pending, "test")
     sync = the_sync(mapping)
     assert connector_for(mapping.right).get(sync.right_key).fields["title"] == "Login button hidden"
+
+
+def test_a_scope_re_spelled_in_another_case_links_the_same_issues(linked):
+    """GitHub's and GitLab's names ignore case, and so do their keys here: a full
+    rescan after ``octo/web`` became ``Octo/Web`` (and ``acme/web`` ``ACME/Web``)
+    finds the issues it knows, and copies nothing again."""
+    mapping, github_fake, gitlab_fake = linked
+    github_fake.add_issue(OWNER, "web", "Known issue")
+    run_round(mapping)
+    the_sync(mapping)
+    issues = len(gitlab_fake.projects[min(gitlab_fake.projects)].issues)
+    Mapping.objects.filter(pk=mapping.pk).update(
+        left_scope=f"{OWNER.capitalize()}/Web", right_scope="ACME/Web", rescan_requested_at=timezone.now()
+    )
+    run_round(mapping)
+    the_sync(mapping)  # still one sync, OK
+    assert len(gitlab_fake.projects[min(gitlab_fake.projects)].issues) == issues
+    assert len(github_fake.repo(OWNER, "web").issues) == 1
