@@ -37,6 +37,7 @@ class WebhookForm(forms.ModelForm):
         label="New secret",
         required=False,
         max_length=1000,
+        strip=False,  # a space is part of what the tracker signs with: never dropped unsaid
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text=f"The secret the tracker holds (at least {SECRET_MIN_LENGTH} characters). Stored encrypted and "
         "never shown; leave empty to keep the current one.",
@@ -61,7 +62,13 @@ class WebhookForm(forms.ModelForm):
         typed, generate, remove = cleaned.get("new_secret") or "", cleaned.get("generate"), cleaned.get("remove")
         if sum([bool(typed), bool(generate), bool(remove)]) > 1:
             raise forms.ValidationError("Choose one: type a new secret, generate one, or remove it.")
-        if typed and len(typed) < SECRET_MIN_LENGTH:
+        if typed and typed != typed.strip():
+            self.add_error(
+                "new_secret",
+                "The secret starts or ends with a space or a line break: trackers do not keep those the same way, "
+                "so deliveries would be refused. Type it without them.",
+            )
+        elif typed and len(typed) < SECRET_MIN_LENGTH:
             self.add_error("new_secret", f"A secret needs at least {SECRET_MIN_LENGTH} characters (or generate one).")
         return cleaned
 

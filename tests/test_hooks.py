@@ -693,6 +693,16 @@ def test_a_short_secret_or_two_choices_at_once_are_refused(client_as, admin_user
     assert not Webhook.objects.filter(pk=repository.pk).exclude(secret="").exists()
 
 
+@pytest.mark.parametrize("typed", [" " * 20, " a-secret-with-a-space-in-front", "a-secret-with-a-line-break\n"])
+def test_a_secret_with_surrounding_spaces_is_refused_not_trimmed_unsaid(client_as, admin_user, typed):
+    """Found by a user trial: spaces were trimmed without a word (GitHub signs with
+    them, so every delivery was refused), and 20 spaces saved no secret at all."""
+    repository = make_repository("github", secret=None)
+    answer = client_as(admin_user).post(change_url(repository), repository_form(repository, new_secret=typed))
+    assert answer.status_code == 200 and "starts or ends with a space" in answer.content.decode()
+    assert not Webhook.objects.filter(pk=repository.pk).exclude(secret="").exists()
+
+
 def test_a_form_posted_without_the_webhook_fields_keeps_the_webhook(client_as, admin_user):
     repository = make_repository("github")
     form = {key: value for key, value in repository_form(repository).items() if not key.startswith("webhook-")}
