@@ -74,3 +74,26 @@ def test_fingerprint_depends_only_on_the_named_fields():
     a = fingerprint({"title": "T", "status": "Open", "other": 1}, ["status", "title"])
     assert a == fingerprint({"status": "Open", "title": "T", "other": 2}, ["title", "status"])
     assert a != fingerprint({"title": "T", "status": "Done"}, ["title", "status"])
+
+
+def test_a_field_two_rules_write_on_one_side_is_refused_but_reading_one_twice_is_not():
+    """Found by a user trial: the same rule twice was saved; which value such a
+    field gets would depend on the rules' order."""
+    from synchronizations.engine.fieldmap import field_map_problems
+
+    twice = [{"left": "title", "right": "title", "direction": "both"}] * 2
+    said = "which rule 1 writes already: each field can be written by one rule only."
+    assert field_map_problems(twice) == [
+        f"Rule 2 writes the right field 'title', {said}",
+        f"Rule 2 writes the left field 'title', {said}",
+    ]
+    into_one = [
+        {"left": "priority", "right": "severity", "direction": "left_to_right"},
+        {"left": "impact", "right": "severity", "direction": "left_to_right"},
+    ]
+    assert "'severity', which rule 1 writes" in field_map_problems(into_one)[0]
+    fan_out = [
+        {"left": "title", "right": "title", "direction": "left_to_right"},
+        {"left": "title", "right": "summary", "direction": "left_to_right"},
+    ]
+    assert field_map_problems(fan_out) == []

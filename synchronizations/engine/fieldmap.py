@@ -53,6 +53,29 @@ def field_map_problems(field_map: Any) -> list[str]:
             )
         if "default" in rule and not isinstance(rule["default"], str):
             problems.append(f"{where}: default must be a text value.")
+    problems += _written_twice(field_map)
+    return problems
+
+
+def _written_twice(field_map: list) -> list[str]:
+    """A sentence for each field that two rules write on the same side (which
+    value it should get would depend on the rules' order; the same rule twice is
+    the usual cause). One rule may read a field another reads: that is a fan-out."""
+    problems, writers = [], {}
+    for number, rule in enumerate(field_map, start=1):
+        if not isinstance(rule, dict) or rule.get("direction", "both") not in DIRECTIONS:
+            continue
+        for source in (LEFT, RIGHT):
+            target = RIGHT if source == LEFT else LEFT
+            name = rule.get(target)
+            if not isinstance(name, str) or not carries(rule, source):
+                continue
+            first = writers.setdefault((target, name), number)
+            if first != number:
+                problems.append(
+                    f"Rule {number} writes the {target} field {name!r}, which rule {first} writes already: each field "
+                    "can be written by one rule only."
+                )
     return problems
 
 
