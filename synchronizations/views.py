@@ -2,6 +2,9 @@
 Mappings and Logs tabs.
 Views parse input, call one function (the filters, operations.py), and render."""
 
+import hashlib
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
@@ -164,6 +167,7 @@ def sync_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "problems": problems,
             "can_act": can_run_actions(request.user),
             "conflicts": _conflicts(sync),
+            "conflict_digest": conflict_digest(_conflicts(sync)),
             "deleted": _deleted(sync),
         },
     )
@@ -176,6 +180,15 @@ def _conflicts(sync: Synchronization) -> list[dict]:
     if sync.status != SyncStatus.ERROR or context.get("kind") != "conflict":
         return []
     return [entry for entry in context.get("fields", []) if isinstance(entry, dict)]
+
+
+def conflict_digest(conflicts: list[dict]) -> str:
+    """A digest of the conflicting fields and their values as the page shows them
+    (hex SHA-256): the Resolve form carries it, so that a choice made on a page the
+    conflict has changed since (other fields, other values) is refused, never
+    applied to a field the operator did not see."""
+    shown = [[entry.get("rule"), entry.get("left_value"), entry.get("right_value")] for entry in conflicts]
+    return hashlib.sha256(json.dumps(shown, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _deleted(sync: Synchronization) -> dict | None:
@@ -193,7 +206,9 @@ def _deleted(sync: Synchronization) -> dict | None:
 @require_POST
 def sync_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     """Resolve a conflict: the side to keep for each conflicting field, posted as
-    ``choice_<n>=left|right`` for the n-th conflicting field as the page listed it;
+    ``choice_<n>=left|right`` for the n-th conflicting field as the page listed it,
+    with ``conflict`` = conflict_digest() of what the page listed (a page the
+    conflict has changed since is refused);
     recorded as an Operation (its choices keyed by the rule's fields, so that a
     reordered field map changes nothing) and applied by the next processing. A
     missing or unknown choice is refused and nothing changes."""
@@ -201,6 +216,13 @@ def sync_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     conflicts = _conflicts(sync)
     if not conflicts:
         messages.error(request, f"Sync {pk} is not in conflict (any more); nothing was changed.")
+        return redirect(sync_detail, pk=pk)
+    if request.POST.get("conflict", "") != conflict_digest(conflicts):
+        messages.error(
+            request,
+            "The conflict changed since the page was shown (other fields or other values): look at it again and "
+            "choose; nothing was changed.",
+        )
         return redirect(sync_detail, pk=pk)
     choices = {str(entry.get("rule")): request.POST.get(f"choice_{index}", "") for index, entry in enumerate(conflicts)}
     unchosen = [merge.describe_key(rule) for rule, side in choices.items() if side not in ("left", "right")]

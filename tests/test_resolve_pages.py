@@ -39,6 +39,14 @@ def failed(context, message="Conflict: title, priority ↔ severity changed on b
     return sync
 
 
+def shown(sync, **choices) -> dict:
+    """The Resolve form as the sync's page posts it: the choices, and the digest of
+    the conflict the page showed."""
+    from synchronizations.views import _conflicts, conflict_digest
+
+    return {"conflict": conflict_digest(_conflicts(sync)), **choices}
+
+
 @pytest.fixture
 def conflicted():
     return failed(CONFLICT)
@@ -67,7 +75,9 @@ def test_a_viewer_sees_the_conflict_but_cannot_resolve(client_as, viewer, confli
     assertContains(response, "priority ↔ severity")
     assertNotContains(response, ">Resolve</button>")
     assert (
-        client.post(f"/sync/syncs/{conflicted.pk}/resolve/", {"choice_0": "left", "choice_1": "left"}).status_code
+        client.post(
+            f"/sync/syncs/{conflicted.pk}/resolve/", shown(conflicted, choice_0="left", choice_1="left")
+        ).status_code
         == 403
     )
     assert not Operation.objects.exists()
@@ -75,7 +85,7 @@ def test_a_viewer_sees_the_conflict_but_cannot_resolve(client_as, viewer, confli
 
 def test_resolving_records_an_operation_and_queues_the_sync(client_as, operator, conflicted):
     response = client_as(operator).post(
-        f"/sync/syncs/{conflicted.pk}/resolve/", {"choice_0": "right", "choice_1": "left"}, follow=True
+        f"/sync/syncs/{conflicted.pk}/resolve/", shown(conflicted, choice_0="right", choice_1="left"), follow=True
     )
     assertContains(response, "Resolve conflict: operation #")
     operation = Operation.objects.get()
@@ -95,7 +105,7 @@ def test_resolving_records_an_operation_and_queues_the_sync(client_as, operator,
     [{}, {"choice_0": "right"}, {"choice_0": "right", "choice_1": "middle"}, {"choice_0": "\x00", "choice_1": "²"}],
 )
 def test_a_missing_or_unknown_choice_changes_nothing_and_says_so(client_as, operator, conflicted, data):
-    response = client_as(operator).post(f"/sync/syncs/{conflicted.pk}/resolve/", data, follow=True)
+    response = client_as(operator).post(f"/sync/syncs/{conflicted.pk}/resolve/", shown(conflicted, **data), follow=True)
     assert response.status_code == 200
     assertContains(response, "Choose the left or the right value for every field")
     conflicted.refresh_from_db()
@@ -138,4 +148,22 @@ def test_resolve_is_not_a_bulk_action_of_the_syncs_tab(client_as, operator, conf
         "/sync/syncs/actions/", {"ids": [conflicted.pk], "action": "resolve"}, follow=True
     )
     assertContains(response, "Unknown action")
+    assert not Operation.objects.exists()
+
+
+def test_a_choice_made_on_a_page_the_conflict_changed_since_is_refused(client_as, operator, conflicted):
+    """Found by a user trial: the conflict moved from the title to the description
+    after the page was shown, and its choice_0 was applied to the description."""
+    page = client_as(operator).get(f"/sync/syncs/{conflicted.pk}/").content.decode()
+    digest = shown(conflicted)["conflict"]
+    assert f'name="conflict" value="{digest}"' in page
+    now = {"kind": "conflict", "fields": [{**CONFLICT["fields"][1], "left_value": "Low"}]}  # one field, other values
+    Synchronization.objects.filter(pk=conflicted.pk).update(error_context=now)
+    response = client_as(operator).post(
+        f"/sync/syncs/{conflicted.pk}/resolve/", {"conflict": digest, "choice_0": "left"}, follow=True
+    )
+    assertContains(response, "The conflict changed since the page was shown")
+    assert not Operation.objects.exists()
+    missing = client_as(operator).post(f"/sync/syncs/{conflicted.pk}/resolve/", {"choice_0": "left"}, follow=True)
+    assertContains(missing, "The conflict changed since the page was shown")
     assert not Operation.objects.exists()
