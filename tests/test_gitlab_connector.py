@@ -331,18 +331,24 @@ def test_get_many_reads_a_projects_issues_in_one_call_and_reports_missing_ones(f
     fake.seen.clear()
     found = connector.get_many([*keys, "acme/web#99", other, "not a key", "acme/gone#1"])
     assert [found[key].fields["title"] for key in keys] == ["n0", "n1", "n2"] and found[other].key == other
-    assert all(isinstance(found[key], ArtifactDeleted) for key in ("acme/web#99", "not a key", "acme/gone#1"))
+    assert all(isinstance(found[key], ArtifactDeleted) for key in ("acme/web#99", "not a key"))
+    # A project that does not answer is not "deleted": its Recreate would copy an issue that may still exist.
+    assert isinstance(found["acme/gone#1"], PermanentError) and not isinstance(found["acme/gone#1"], ArtifactDeleted)
     lists = [r for r in fake.seen if r.path.endswith("/issues")]
     assert len(lists) == 2 and lists[0].query["iids[]"] == ["1", "2", "3", "99"]
 
 
-def test_a_missing_issue_or_project_is_deleted_and_a_missing_scope_is_permanent(fake, connector):
+def test_a_missing_issue_is_deleted_and_a_missing_project_or_scope_is_permanent(fake, connector):
+    """A project that does not answer (deleted, hidden from the token, or a base URL
+    that is not GitLab's) is no proof its issues are gone: not "deleted", whose
+    Recreate would copy them again (found by a user trial with a wrong base URL)."""
     created = connector.create("acme/web", {"title": "t"})
     fake.delete_issue(project(fake), 1)
     with pytest.raises(ArtifactDeleted):
         connector.get(created.key)
-    with pytest.raises(ArtifactDeleted):
+    with pytest.raises(PermanentError, match="its project 'acme/nothing' does not answer") as caught:
         connector.get("acme/nothing#1")
+    assert not isinstance(caught.value, ArtifactDeleted)
     with pytest.raises(PermanentError, match="does not exist") as caught:
         connector.changed_since("acme/nothing", "")
     assert not isinstance(caught.value, ArtifactDeleted)

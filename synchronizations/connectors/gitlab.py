@@ -772,8 +772,10 @@ class GitLabConnector(HttpConnector):
 
     def _project(self, ref: str, *, key: str | None = None) -> dict:
         """GitLab's project named ``ref`` (a path or an id), cached. A project that
-        does not answer (404: missing, or hidden from the token's user) is a
-        PermanentError for a scope, ArtifactDeleted for an issue ``key``."""
+        does not answer (404: missing, hidden from the token's user, or a base URL
+        that is not GitLab's) is a PermanentError, for a scope and for an issue
+        ``key`` alike: never "deleted", whose Recreate would copy the issue again
+        while it may still exist."""
         cached = self._projects.get(ref.lower())
         if cached is not None:
             return cached
@@ -785,7 +787,12 @@ class GitLabConnector(HttpConnector):
                 project = self.request("GET", f"{API}/projects/{moved.project_id}", key=where).json()
         except ArtifactDeleted as exc:
             if key:
-                raise ArtifactDeleted(key, self.repository.name, f"Its project '{ref}' does not answer.") from None
+                raise PermanentError(
+                    f"{key}: its project '{ref}' does not answer in '{self.repository.name}' (deleted, or the token's "
+                    "user cannot see it, or the repository's base URL is not GitLab's): check the project and the "
+                    "repository, then Retry",
+                    exc.detail,
+                ) from None
             raise PermanentError(
                 f"Scope '{ref}': project '{ref}' does not exist in '{self.repository.name}' (or the token's user "
                 "cannot see it)",

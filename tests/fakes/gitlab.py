@@ -524,6 +524,7 @@ class FakeGitLab(FakeTracker):
         keeps milliseconds, and an edit made after a read is later than it, even on a
         machine fast enough to make both in one millisecond here."""
         moment = self.clock()
+        moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)  # GitLab's resolution
         return moment if after is None or moment > after else after + timedelta(milliseconds=1)
 
     def _available_labels(self, project: Project) -> list[tuple[str, int, bool]]:
