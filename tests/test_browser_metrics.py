@@ -39,7 +39,8 @@ def test_metrics_charts_tabs_and_period(page, live_server, events):
     log_in(page, live_server, "viewer")
     page.get_by_role("navigation", name="Sections").get_by_role("link", name="Metrics").click()
     expect(page.get_by_test_id("current-all-synchronizations")).to_have_text("4")
-    page.wait_for_function("() => Chart.getChart(document.getElementById('daily-chart'))")
+    # Chart.js may not be loaded yet: the predicate must not throw (that fails at once).
+    page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('daily-chart'))")
     daily = chart_values(page, "daily-chart")
     assert daily["label"] == "Total" and sum(daily["values"]) == 4 and len(daily["values"]) == 31
     measure = page.get_by_role("group", name="Measure")
@@ -48,7 +49,7 @@ def test_metrics_charts_tabs_and_period(page, live_server, events):
     assert chart_values(page, "daily-chart")["label"] == "Created"
 
     page.get_by_role("tab", name="Grouped").click()
-    page.wait_for_function("() => Chart.getChart(document.getElementById('grouped-chart'))")
+    page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('grouped-chart'))")
     expect(page.locator("#grouped-chart")).to_be_visible()
     assert sum(chart_values(page, "grouped-chart")["values"]) == 2
     measure.get_by_text("Total").click()
