@@ -49,7 +49,10 @@ def test_an_edited_artifact_reaches_its_counterpart(engine, pair):
     assert right.get(sync.right_key).fields == {"title": "Checkout crashes", "state": "New", "severity": "Major"}
     left.update(artifact.key, {"status": "Done"}, left.get(artifact.key).version)
     wait_for(lambda: right.get(sync.right_key).fields["state"] == "Closed", 30, "the edit to reach the right")
-    assert SyncEvent.objects.filter(sync=sync).count() == 2
+    # The tracker is written before the job commits its outcome (the event with it):
+    # wait for that commit too, not only for the tracker (CI saw the count at 1).
+    wait_for(lambda: SyncEvent.objects.filter(sync=sync).count() == 2, 30, "the update's event to be recorded")
+    assert Synchronization.objects.get(pk=sync.pk).status == SyncStatus.OK
 
 
 def test_an_unmappable_value_errors_and_retry_after_the_fix_recovers(engine, pair, operator):
