@@ -184,7 +184,7 @@ def measure(syncs: int = 400, only: str | None = None, workers: tuple[int, ...] 
                 bare_rate(kind, server, WARM_UP, 1)  # a fresh tracker's first answers are slow (caches, JIT)
                 engine = {w: round(engine_rate(kind, server, syncs, w), 1) for w in workers}
                 bare = {w: round(bare_rate(kind, server, syncs, w), 1) for w in workers}
-            ratio = round(engine[workers[0]] / bare[workers[0]], 2)
+            ratio = round(engine[workers[0]] / bare[workers[0]], 3)  # not rounded up to the target
             results[kind] = {"engine_per_s": engine, "bare_per_s": bare, "ratio": ratio}
             print(f"  {kind}: engine {engine}, bare client {bare} (per workers); ratio at {workers[0]}: {ratio}",
                   flush=True)  # fmt: skip
