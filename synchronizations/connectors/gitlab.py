@@ -292,8 +292,8 @@ class GitLabConnector(HttpConnector):
         if root.endswith(API):
             root = root[: -len(API)]
         self.base_url = root.rstrip("/")
-        self.overlap = timedelta(seconds=self._setting("overlap_seconds", DEFAULT_OVERLAP_SECONDS, 0, 3600))
-        self.page_size = self._setting("page_size", MAX_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        self.overlap = timedelta(seconds=self.whole_number_setting("overlap_seconds", DEFAULT_OVERLAP_SECONDS, 0, 3600))
+        self.page_size = self.whole_number_setting("page_size", MAX_PAGE_SIZE, 1, MAX_PAGE_SIZE)
         create_labels = self.settings.get("create_labels", False)
         if not isinstance(create_labels, bool):
             raise PermanentError(
@@ -875,15 +875,6 @@ class GitLabConnector(HttpConnector):
         except (PermanentError, RepositoryError, AttributeError):
             return None
         return [str(scope) for scope in scopes] if isinstance(scopes, list) else None
-
-    def _setting(self, name: str, default: int, low: int, high: int) -> int:
-        value = self.settings.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise PermanentError(
-                f"Repository '{self.repository.name}': setting {name} must be a whole number from {low} to {high}, "
-                f"not {value!r}"
-            )
-        return value
 
 
 def _written_fields(payload: dict) -> list[str]:

@@ -107,6 +107,19 @@ class HttpConnector(Connector):
         field only (Roundup) says so for calls about an artifact."""
         return RepositoryError(f"'{self.repository.name}' denied us permission (HTTP 403)", detail, self.repository.pk)
 
+    def whole_number_setting(self, name: str, default: int, low: int, high: int) -> int:
+        """The repository setting ``name`` (``default`` when unset): a whole number
+        from ``low`` to ``high``. PermanentError naming the setting otherwise; a
+        connector reads its settings when it is made, so Repository.clean() refuses
+        a bad one when it is saved."""
+        value = self.settings.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise PermanentError(
+                f"Repository '{self.repository.name}': setting '{name}' must be a whole number "
+                f"from {low} to {high}, not {value!r}"
+            )
+        return value
+
     # --- the client -----------------------------------------------------------------
 
     def client(self) -> httpx.Client:

@@ -305,9 +305,9 @@ class JiraConnector(HttpConnector):
         super().__init__(repository)
         self.deployment = self._deployment()
         self.api = "/rest/api/3" if self.deployment == CLOUD else "/rest/api/2"
-        overlap = self._bounded("overlap_seconds", DEFAULT_OVERLAP_SECONDS, 0, MAX_OVERLAP_SECONDS)
+        overlap = self.whole_number_setting("overlap_seconds", DEFAULT_OVERLAP_SECONDS, 0, MAX_OVERLAP_SECONDS)
         self.overlap = timedelta(seconds=overlap)
-        self.page_size = self._bounded("page_size", DEFAULT_PAGE_SIZE, 1, 100)
+        self.page_size = self.whole_number_setting("page_size", DEFAULT_PAGE_SIZE, 1, 100)
         issue_type = self.settings.get("issue_type", "")
         if not isinstance(issue_type, str):
             raise PermanentError(f"Repository '{repository.name}': setting issue_type must be an issue type's name")
@@ -834,15 +834,6 @@ class JiraConnector(HttpConnector):
             raise PermanentError(
                 f'Repository \'{self.repository.name}\': setting deployment must be "cloud" or "server" '
                 f'(Data Center is "server"), not {value!r}'
-            )
-        return value
-
-    def _bounded(self, name: str, default: int, low: int, high: int) -> int:
-        value = self.settings.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise PermanentError(
-                f"Repository '{self.repository.name}': setting {name} must be a whole number from {low} to {high}, "
-                f"not {value!r}"
             )
         return value
 

@@ -154,8 +154,8 @@ class RoundupConnector(HttpConnector):
 
     def __init__(self, repository):
         super().__init__(repository)
-        self.page_size = self._setting("page_size", DEFAULT_PAGE_SIZE, 1, 10_000)
-        self.settle_seconds = self._setting("settle_seconds", DEFAULT_SETTLE_SECONDS, 1, 3600)
+        self.page_size = self.whole_number_setting("page_size", DEFAULT_PAGE_SIZE, 1, 10_000)
+        self.settle_seconds = self.whole_number_setting("settle_seconds", DEFAULT_SETTLE_SECONDS, 1, 3600)
         self._ids: dict[str, dict[str, str]] = {}  # class -> {name: id}, for status, priority, keyword
         self._users: dict[str, str] = {}  # username -> id, as resolved
         self._texts: dict[str, str] = {}  # message id -> its text (Roundup's messages do not change)
@@ -577,15 +577,6 @@ class RoundupConnector(HttpConnector):
                 response.text[:2000],
             )
         return data
-
-    def _setting(self, name: str, default: int, low: int, high: int) -> int:
-        value = self.settings.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise PermanentError(
-                f"Repository '{self.repository.name}': setting '{name}' must be a whole number "
-                f"from {low} to {high}, not {value!r}"
-            )
-        return value
 
 
 # --- pure functions ------------------------------------------------------------------------
