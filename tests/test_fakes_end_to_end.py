@@ -143,3 +143,17 @@ def test_a_scope_re_spelled_in_another_case_links_the_same_issues(linked):
     the_sync(mapping)  # still one sync, OK
     assert len(gitlab_fake.projects[min(gitlab_fake.projects)].issues) == issues
     assert len(github_fake.repo(OWNER, "web").issues) == 1
+
+
+@pytest.mark.parametrize(("kind", "scope"), [("github", "octo"), ("github", "octo/web#1"), ("gitlab", "web")])
+def test_a_scope_the_connector_cannot_read_is_refused_when_the_mapping_is_saved(kind, scope):
+    from django.core.exceptions import ValidationError
+
+    from synchronizations.models import Repository
+
+    tracker = Repository.objects.create(name="Tracker", kind=kind, base_url="https://tracker.example.com")
+    sandbox = Repository.objects.create(name="Sandbox", kind="sandbox")
+    mapping = Mapping(name="M", left=sandbox, left_scope="SB", right=tracker, right_scope=scope)
+    with pytest.raises(ValidationError) as refused:
+        mapping.clean()
+    assert list(refused.value.message_dict) == ["right_scope"]

@@ -1,11 +1,12 @@
 """The interface every connector implements, one per Repository.kind."""
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from synchronizations.engine.errors import DATABASE_FAILED
+from synchronizations.engine.errors import DATABASE_FAILED, PermanentError
 
 
 @dataclass(frozen=True)
@@ -97,12 +98,22 @@ class Connector(ABC):
         the same scope, or an empty one (which covers the whole repository)."""
         return a == b or not a or not b
 
-    @staticmethod
-    def scope_problem(scope: str) -> str:
+    # A connector whose scopes have a syntax (``owner/repo``, ``KEY: JQL``) sets this
+    # to its parser: scope text -> anything, PermanentError saying what is wrong.
+    parse_scope: ClassVar[Callable[[str], object] | None] = None
+
+    @classmethod
+    def scope_problem(cls, scope: str) -> str:
         """What is wrong with ``scope``'s text for this kind of tracker, in one
         sentence ("" when nothing is), without the network: Mapping.clean() refuses
-        such a side when it is saved. The default finds nothing; connectors whose
-        scopes have a syntax (``owner/repo``, ``KEY: JQL``) say so here."""
+        such a side when it is saved. What ``parse_scope`` raises; nothing for a
+        connector without one."""
+        if cls.parse_scope is None:
+            return ""
+        try:
+            cls.parse_scope(scope)
+        except PermanentError as exc:
+            return exc.message
         return ""
 
     @staticmethod

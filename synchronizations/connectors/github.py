@@ -967,14 +967,7 @@ class GitHubConnector(HttpConnector):
     def ping(self) -> None:
         self.get_page("/user")
 
-    @staticmethod
-    def scope_problem(scope: str) -> str:
-        """The scope's syntax error, as its parser says it ("" when it parses)."""
-        try:
-            Scope.parse(scope)
-        except PermanentError as exc:
-            return exc.message
-        return ""
+    parse_scope = staticmethod(Scope.parse)
 
     @staticmethod
     def scopes_overlap(a: str, b: str) -> bool:

@@ -528,14 +528,7 @@ class GitLabConnector(HttpConnector):
         read_api and read_user."""
         self.request("GET", f"{API}/user")
 
-    @staticmethod
-    def scope_problem(scope: str) -> str:
-        """The scope's syntax error, as its parser says it ("" when it parses)."""
-        try:
-            parse_scope(scope)
-        except PermanentError as exc:
-            return exc.message
-        return ""
+    parse_scope = staticmethod(parse_scope)
 
     @staticmethod
     def scopes_overlap(a: str, b: str) -> bool:

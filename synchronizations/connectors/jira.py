@@ -492,14 +492,7 @@ class JiraConnector(HttpConnector):
         """Reads our own user (``/myself``), and remembers its time zone."""
         self._zone = _zone_of(self.request("GET", f"{self.api}/myself").json())
 
-    @staticmethod
-    def scope_problem(scope: str) -> str:
-        """The scope's syntax error, as its parser says it ("" when it parses)."""
-        try:
-            Scope.parse(scope)
-        except PermanentError as exc:
-            return exc.message
-        return ""
+    parse_scope = staticmethod(Scope.parse)
 
     @staticmethod
     def scopes_overlap(a: str, b: str) -> bool:
